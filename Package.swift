@@ -1,0 +1,26 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "curio-lua",
+    products: [
+        .library(name: "CurioKernel", targets: ["CurioKernel"]),
+        .library(name: "CurioLua", targets: ["CurioLua"]),
+        .executable(name: "curio-lua", targets: ["curio-lua"]),
+    ],
+    targets: [
+        // Debian's liblua5.4-dev and libssl-dev, found through pkg-config.
+        .systemLibrary(name: "CLua54", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // Syscalls and macros Swift cannot call directly (epoll's packed struct, signals).
+        .target(name: "CSys"),
+        // Everything that touches Lua's API in a way that may raise (longjmp) lives in C.
+        .target(name: "CLuaShim", dependencies: ["CLua54"]),
+        .target(name: "CurioKernel", dependencies: ["CSys"]),
+        .target(name: "CurioLua", dependencies: ["CurioKernel", "CLuaShim", "CLua54", "CSys"]),
+        .executableTarget(name: "curio-lua", dependencies: ["CurioLua", "CSys"]),
+        .testTarget(name: "CurioKernelTests", dependencies: ["CurioKernel"]),
+        .testTarget(name: "CurioLuaTests", dependencies: ["CurioLua", "CSys"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,81 @@
+// The Lua half of the library, compiled into the binary with C23 #embed, so a
+// copied curio-lua needs no files beside it. Add two lines here for each new
+// file in lua/.
+#pragma clang diagnostic ignored "-Wc23-extensions"
+#include "CLuaShim.h"
+#include <string.h>
+
+
+static const char m_curio[] = {
+#embed "../../lua/curio.lua"
+, 0};
+static const char m_errors[] = {
+#embed "../../lua/curio/errors.lua"
+, 0};
+static const char m_kernel[] = {
+#embed "../../lua/curio/kernel.lua"
+, 0};
+static const char m_task[] = {
+#embed "../../lua/curio/task.lua"
+, 0};
+static const char m_time[] = {
+#embed "../../lua/curio/time.lua"
+, 0};
+static const char m_taskgroup[] = {
+#embed "../../lua/curio/taskgroup.lua"
+, 0};
+static const char m_coroutine[] = {
+#embed "../../lua/curio/coroutine.lua"
+, 0};
+static const char m_sync[] = {
+#embed "../../lua/curio/sync.lua"
+, 0};
+static const char m_queue[] = {
+#embed "../../lua/curio/queue.lua"
+, 0};
+static const char m_local[] = {
+#embed "../../lua/curio/local.lua"
+, 0};
+static const char m_socket[] = {
+#embed "../../lua/curio/socket.lua"
+, 0};
+static const char m_io[] = {
+#embed "../../lua/curio/io.lua"
+, 0};
+static const char m_network[] = {
+#embed "../../lua/curio/network.lua"
+, 0};
+static const char m_test[] = {
+#embed "../../lua/curio/test.lua"
+, 0};
+static const char m_cli[] = {
+#embed "../../lua/curio/cli.lua"
+, 0};
+
+static const struct { const char *name; const char *src; size_t len; } modules[] = {
+    {"curio", m_curio, sizeof m_curio - 1},
+    {"curio.errors", m_errors, sizeof m_errors - 1},
+    {"curio.kernel", m_kernel, sizeof m_kernel - 1},
+    {"curio.task", m_task, sizeof m_task - 1},
+    {"curio.time", m_time, sizeof m_time - 1},
+    {"curio.taskgroup", m_taskgroup, sizeof m_taskgroup - 1},
+    {"curio.coroutine", m_coroutine, sizeof m_coroutine - 1},
+    {"curio.sync", m_sync, sizeof m_sync - 1},
+    {"curio.queue", m_queue, sizeof m_queue - 1},
+    {"curio.local", m_local, sizeof m_local - 1},
+    {"curio.socket", m_socket, sizeof m_socket - 1},
+    {"curio.io", m_io, sizeof m_io - 1},
+    {"curio.network", m_network, sizeof m_network - 1},
+    {"curio.test", m_test, sizeof m_test - 1},
+    {"curio.cli", m_cli, sizeof m_cli - 1},
+};
+
+const char *cl_embedded_source(const char *name, size_t *len) {
+    for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
+        if (strcmp(modules[i].name, name) == 0) {
+            *len = modules[i].len;
+            return modules[i].src;
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,56 @@
+// CLuaShim: every Lua API call that may raise (allocate, run metamethods, longjmp)
+// happens here in C, never in a Swift frame. Swift reaches Lua only through these
+// functions and the non-raising parts of the API (lua_resume, lua_to*, lua_push*
+// of numbers, lua_settop).
+#ifndef CLUASHIM_H
+#define CLUASHIM_H
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdint.h>
+
+/// The embedding host (the Swift runtime) as seen from C.
+typedef struct curio_host {
+    void *ctx;
+    /// Kernel call: arguments at stack indices 2..nargs (index 1 is `op`). Pushes its
+    /// results with non-raising API calls and returns their count, or -1 with a
+    /// message in `errbuf` (the C side raises it once Swift has returned).
+    int (*kcall)(void *ctx, lua_State *L, int op, int nargs);
+    /// Registers coroutine `co` (anchored by registry reference `ref`) as a task.
+    /// Returns the task id, or -1 with a message in `errbuf`.
+    int64_t (*spawn)(void *ctx, lua_State *co, int ref, int daemon);
+    char errbuf[512];
+} curio_host;
+
+/// Creates a state with the standard libraries, the embedded `curio` modules and the
+/// host pointer. `noenv` ignores LUA_PATH/LUA_CPATH (like `lua -E`). NULL on failure.
+lua_State *cl_newstate(curio_host *host, int noenv);
+void cl_close(lua_State *L);
+
+/// The light userdata every kernel trap yields first.
+void *cl_trap_sentinel(void);
+
+/// Drops a registry reference (protected; returns 0 on success).
+int cl_unref(lua_State *L, int ref);
+
+/// Runs `require(module).fn(args...)` in protected mode; the function's first
+/// result, if an integer, is returned (an exit status). On a Lua error the message
+/// goes to `err` and -1 is returned.
+int cl_call_module(lua_State *L, const char *module, const char *fn,
+                   int argc, const char *const *argv, char *err, size_t errlen);
+
+/// Pushes a string onto `L` in protected mode (for results crossing from Swift).
+/// Returns 0, or -1 if memory ran out (nothing pushed).
+int cl_pushlstring(lua_State *L, const char *s, size_t len);
+
+/// Copies the string at `idx` (converting numbers) in protected mode. Returns its
+/// length, or -1 if the value is not a string/number.
+long cl_copystring(lua_State *L, int idx, char *out, size_t outlen);
+
+/// Source of an embedded Lua module, or NULL.
+const char *cl_embedded_source(const char *name, size_t *len);
+
+/// Wrappers for macros.
+static inline void cl_pop(lua_State *L, int n) { lua_settop(L, -(n)-1); }
+static inline int cl_isnoneornil(lua_State *L, int i) { return lua_type(L, i) <= 0; }
+#endif

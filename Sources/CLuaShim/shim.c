@@ -1,0 +1,215 @@
+#include <stdio.h>
+#include "CLuaShim.h"
+#include <string.h>
+
+static char trap_sentinel;
+void *cl_trap_sentinel(void) { return &trap_sentinel; }
+
+static curio_host *host_of(lua_State *L) { return *(curio_host **)lua_getextraspace(L); }
+
+int luaopen_curio_core(lua_State *L);
+int cl_open_socket(lua_State *L);
+
+/* ---- embedded modules: a searcher that finds lua/ files compiled into the binary */
+
+static int embedded_searcher(lua_State *L) {
+    const char *name = luaL_checkstring(L, 1);
+    size_t len;
+    const char *src = cl_embedded_source(name, &len);
+    if (!src) {
+        lua_pushfstring(L, "no embedded module '%s'", name);
+        return 1;
+    }
+    lua_pushfstring(L, "@[curio]/%s.lua", name);
+    const char *chunk = lua_tostring(L, -1);
+    /* names use dots; show them as paths */
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (const char *p = chunk; *p; p++) luaL_addchar(&b, (*p == '.' && strncmp(p, ".lua", 4) != 0) ? '/' : *p);
+    luaL_pushresult(&b);
+    if (luaL_loadbuffer(L, src, len, lua_tostring(L, -1)) != LUA_OK) return lua_error(L);
+    lua_pushstring(L, ":embedded:");
+    return 2;
+}
+
+static int open_state(lua_State *L) {
+    int noenv = (int)lua_tointeger(L, 1);
+    if (noenv) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
+    }
+    luaL_openlibs(L);
+    /* package.searchers: insert ours right after the preload searcher */
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchers");
+    int n = (int)lua_rawlen(L, -1);
+    for (int i = n; i >= 2; i--) {
+        lua_rawgeti(L, -1, i);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushcfunction(L, embedded_searcher);
+    lua_rawseti(L, -2, 2);
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "preload");
+    lua_pushcfunction(L, luaopen_curio_core);
+    lua_setfield(L, -2, "curio.core");
+    lua_pushcfunction(L, cl_open_socket);
+    lua_setfield(L, -2, "curio.csocket");
+    lua_pop(L, 2);
+    return 0;
+}
+
+lua_State *cl_newstate(curio_host *host, int noenv) {
+    lua_State *L = luaL_newstate();
+    if (!L) return NULL;
+    *(curio_host **)lua_getextraspace(L) = host;
+    lua_pushcfunction(L, open_state);
+    lua_pushinteger(L, noenv);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        if (host) snprintf(host->errbuf, sizeof host->errbuf, "%s", lua_tostring(L, -1));
+        lua_close(L);
+        return NULL;
+    }
+    return L;
+}
+
+void cl_close(lua_State *L) { lua_close(L); }
+
+static int unref_p(lua_State *L) {
+    luaL_unref(L, LUA_REGISTRYINDEX, (int)lua_tointeger(L, 1));
+    return 0;
+}
+
+int cl_unref(lua_State *L, int ref) {
+    if (!lua_checkstack(L, 3)) return -1;
+    lua_pushcfunction(L, unref_p);
+    lua_pushinteger(L, ref);
+    return lua_pcall(L, 1, 0, 0) == LUA_OK ? 0 : (lua_pop(L, 1), -1);
+}
+
+static int pushlstring_p(lua_State *L) {
+    const char *s = (const char *)lua_touserdata(L, 1);
+    size_t len = (size_t)lua_tointeger(L, 2);
+    lua_pushlstring(L, s, len);
+    return 1;
+}
+
+int cl_pushlstring(lua_State *L, const char *s, size_t len) {
+    if (!lua_checkstack(L, 4)) return -1;
+    lua_pushcfunction(L, pushlstring_p);
+    lua_pushlightuserdata(L, (void *)s);
+    lua_pushinteger(L, (lua_Integer)len);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) { lua_pop(L, 1); return -1; }
+    return 0;
+}
+
+static int tostring_p(lua_State *L) {
+    size_t len;
+    const char *s = lua_tolstring(L, 1, &len);
+    lua_pushlightuserdata(L, (void *)s);
+    lua_pushinteger(L, (lua_Integer)len);
+    return 2;
+}
+
+long cl_copystring(lua_State *L, int idx, char *out, size_t outlen) {
+    int t = lua_type(L, idx);
+    if (t != LUA_TSTRING && t != LUA_TNUMBER) return -1;
+    if (!lua_checkstack(L, 4)) return -1;
+    idx = lua_absindex(L, idx);
+    lua_pushcfunction(L, tostring_p);
+    lua_pushvalue(L, idx);
+    if (lua_pcall(L, 1, 2, 0) != LUA_OK) { lua_pop(L, 1); return -1; }
+    const char *s = (const char *)lua_touserdata(L, -2);
+    size_t len = (size_t)lua_tointeger(L, -1);
+    if (outlen > 0) {
+        size_t n = len < outlen - 1 ? len : outlen - 1;
+        memcpy(out, s, n);
+        out[n] = 0;
+    }
+    lua_pop(L, 2);
+    return (long)len;
+}
+
+static int call_module_p(lua_State *L) {
+    const char *module = lua_touserdata(L, 1);
+    const char *fn = lua_touserdata(L, 2);
+    int argc = (int)lua_tointeger(L, 3);
+    const char *const *argv = lua_touserdata(L, 4);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, module);
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, fn);
+    luaL_checkstack(L, argc + 2, "too many arguments");
+    for (int i = 0; i < argc; i++) lua_pushstring(L, argv[i]);
+    lua_call(L, argc, 1);
+    return 1;
+}
+
+int cl_call_module(lua_State *L, const char *module, const char *fn,
+                   int argc, const char *const *argv, char *err, size_t errlen) {
+    if (!lua_checkstack(L, 6)) return -1;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, call_module_p);
+    lua_pushlightuserdata(L, (void *)module);
+    lua_pushlightuserdata(L, (void *)fn);
+    lua_pushinteger(L, argc);
+    lua_pushlightuserdata(L, (void *)argv);
+    int rc;
+    if (lua_pcall(L, 4, 1, 0) != LUA_OK) {
+        const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(error object is not a string)";
+        if (err && errlen) snprintf(err, errlen, "%s", m);
+        rc = -1;
+    } else {
+        rc = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+    }
+    lua_settop(L, top);
+    return rc;
+}
+
+/* ---- curio.core: the few primitives the Lua library is built on */
+
+static int l_kcall(lua_State *L) {
+    curio_host *h = host_of(L);
+    if (!h) return luaL_error(L, "curio: no kernel host for this state");
+    int op = (int)luaL_checkinteger(L, 1);
+    int nargs = lua_gettop(L);
+    luaL_checkstack(L, 16, NULL);
+    int n = h->kcall(h->ctx, L, op, nargs);
+    if (n < 0) return luaL_error(L, "%s", h->errbuf);
+    return n;
+}
+
+static int l_spawn(lua_State *L) {
+    curio_host *h = host_of(L);
+    lua_State *co = lua_tothread(L, 1);
+    luaL_argexpected(L, co != NULL, 1, "coroutine");
+    int daemon = lua_toboolean(L, 2);
+    lua_pushvalue(L, 1);
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    int64_t id = h ? h->spawn(h->ctx, co, ref, daemon) : -1;
+    if (id < 0) {
+        luaL_unref(L, LUA_REGISTRYINDEX, ref);
+        return luaL_error(L, "%s", h ? h->errbuf : "curio: no kernel host");
+    }
+    lua_pushinteger(L, (lua_Integer)id);
+    return 1;
+}
+
+int l_strerror_impl(lua_State *L);
+#define l_strerror l_strerror_impl
+int l_errname_impl(lua_State *L);
+#define l_errname l_errname_impl
+
+int luaopen_curio_core(lua_State *L) {
+    static const luaL_Reg fns[] = {
+        {"kcall", l_kcall},
+        {"spawn", l_spawn},
+        {"strerror", l_strerror},
+        {"errname", l_errname},
+        {NULL, NULL},
+    };
+    luaL_newlib(L, fns);
+    lua_pushlightuserdata(L, cl_trap_sentinel());
+    lua_setfield(L, -2, "TRAP");
+    return 1;
+}

@@ -1,0 +1,48 @@
+// CSys: thin wrappers over Linux syscalls whose C types Swift imports badly
+// (epoll_event is a packed struct on x86_64) and over async-signal-safe signal plumbing.
+#ifndef CSYS_H
+#define CSYS_H
+#include <stdint.h>
+
+typedef struct csys_event {
+    uint32_t events;
+    uint64_t data;
+} csys_event;
+
+enum {
+    CSYS_EPOLLIN = 0x001,
+    CSYS_EPOLLOUT = 0x004,
+    CSYS_EPOLLERR = 0x008,
+    CSYS_EPOLLHUP = 0x010,
+    CSYS_EPOLLRDHUP = 0x2000,
+    CSYS_EPOLLET = (int)(1u << 31),
+};
+
+int csys_epoll_create(void);
+/// op: 1 add, 2 del, 3 mod (EPOLL_CTL_*). Returns 0 or -errno.
+int csys_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// Waits; fills out[0..n). Returns n, or -errno (EINTR is reported as 0).
+int csys_epoll_wait(int epfd, csys_event *out, int max, int timeout_ms);
+
+int csys_eventfd(void);
+void csys_eventfd_signal(int fd);
+void csys_eventfd_drain(int fd);
+
+/// Monotonic clock in seconds.
+double csys_monotonic(void);
+
+/// Signal plumbing: a handler that counts deliveries per signal and writes to a
+/// wake-up fd. The process has one such table (signals are process-wide); the fd is
+/// set by the single owner that installs handlers (the CLI or an embedding host).
+int csys_signal_watch(int sig, int wake_fd);
+int csys_signal_restore(int sig);
+/// Returns how many times `sig` arrived since the last call, and resets it.
+int csys_signal_take(int sig);
+
+int csys_errno(void);
+/// Writes a string to standard error / output (unbuffered), flushing stdio first.
+void csys_eprint(const char *s);
+void csys_flush_stdout(void);
+int csys_close(int fd);
+int csys_set_nonblocking(int fd, int on);
+#endif

@@ -1,0 +1,378 @@
+import CSys
+
+/// The curio kernel: a ready queue, a timer heap and an epoll poller, driving task
+/// bodies that yield traps. One kernel belongs to one thread; several threads may
+/// each run their own. Nothing here knows about Lua.
+public final class Kernel {
+    /// The clock as of the start of the current cycle (monotonic seconds).
+    public private(set) var now: Double
+    public private(set) var current: TaskRecord?
+    /// Live tasks by id.
+    public private(set) var tasks: [Int: TaskRecord] = [:]
+    /// Called on the kernel thread after a task terminated.
+    public var onTerminate: ((TaskRecord) -> Void)?
+    /// Called on the kernel thread, each cycle, for signals noted by `watchSignal`.
+    public var onSignal: ((Int32, Int) -> Void)?
+    public let inbox: KernelInbox
+
+    var ready = ReadyQueue()
+    var timers = TimerHeap()
+    let poller: Poller
+    private var nextTaskId = 1
+    private var externalWaiters = 0
+    private var watchedSignals: [Int32] = []
+    private var pendingExternal: [Int: (any Sendable) -> Void] = [:]
+    private var nextExternalToken = 1
+    private lazy var threadPool = ThreadPool(maxThreads: 64, inbox: inbox)
+
+    public init() throws(KernelError) {
+        now = csys_monotonic()
+        poller = try Poller()
+        inbox = try KernelInbox()
+        try poller.watchWakeup(inbox.fd)
+    }
+
+    /// The monotonic clock now (not the cached cycle time).
+    public func clock() -> Double { csys_monotonic() }
+
+    public var taskCount: Int { tasks.count }
+    public var readyCount: Int { ready.count }
+    public var pendingTimers: Int { timers.liveCount }
+
+    // MARK: tasks
+
+    @discardableResult
+    public func spawn(_ body: TaskBody, parent: Int = 0, daemon: Bool = false, name: String = "") -> TaskRecord {
+        let t = TaskRecord(id: nextTaskId, parentId: parent, daemon: daemon, name: name, body: body)
+        nextTaskId += 1
+        tasks[t.id] = t
+        enqueue(t, .value(0))
+        return t
+    }
+
+    /// Cancels `t`: delivered at its current blocking call, or at its next one if it
+    /// is running, ready, or has cancellation disabled. Returns false if `t` had
+    /// terminated or was already cancelled (only the first cancellation counts).
+    @discardableResult
+    public func cancel(_ t: TaskRecord, _ why: Cancellation = .cancelled) -> Bool {
+        if t.terminated || t.cancelled { return false }
+        t.cancelled = true
+        if t.isBlocked && t.allowCancel {
+            unblock(t)
+            enqueue(t, .cancel(why))
+        } else {
+            t.cancelPending = why
+        }
+        return true
+    }
+
+    /// Wakes up to `count` tasks of `q` (FIFO), each resumed with `value`.
+    /// Returns the woken tasks' count and the first one.
+    @discardableResult
+    public func wake(_ q: WaitQueue, count: Int = 1, value: Double = 0) -> (Int, TaskRecord?) {
+        var n = 0
+        var first: TaskRecord?
+        while n < count, let t = q.popFirst() {
+            t.isBlocked = false
+            enqueue(t, .value(value))
+            if first == nil { first = t }
+            n += 1
+        }
+        return (n, first)
+    }
+
+    /// Resumes a task blocked on an `.external` trap (thread pool, process pool...).
+    public func resumeExternal(_ t: TaskRecord, _ r: Resumption) {
+        guard t.isBlocked, t.externalCancel != nil else { return }
+        t.externalCancel = nil
+        externalWaiters -= 1
+        t.isBlocked = false
+        enqueue(t, r)
+    }
+
+    /// Disables (`+1`) or re-enables (`-1`) cancellation delivery for `t`.
+    public func adjustCancelDisabled(_ t: TaskRecord, by d: Int) {
+        t.cancelDisabled = max(0, t.cancelDisabled + d)
+    }
+
+    public func takePendingCancellation(_ t: TaskRecord) -> Cancellation? {
+        defer { t.cancelPending = nil }
+        return t.cancelPending
+    }
+
+    // MARK: deadlines (timeout_after)
+
+    /// Enters a timeout block with an absolute deadline. Returns the previous
+    /// effective deadline, to be handed back to `leaveDeadline`.
+    public func enterDeadline(_ t: TaskRecord, _ deadline: Double) -> Double? {
+        let prior = t.timeout
+        t.deadlines.append(deadline)
+        setTimeout(t, min(prior ?? deadline, deadline))
+        return prior
+    }
+
+    public enum TimeoutVerdict: Int {
+        /// Nothing to change: no timeout involved, or pass the error on as it is.
+        case propagate = 0
+        /// This block's own deadline expired: it gets `TaskTimeout`.
+        case ours = 1
+        /// An outer deadline expired: this block sees `TimeoutCancellationError`.
+        case outer = 2
+        /// A timeout escaped although no enclosing deadline expired.
+        case uncaught = 3
+    }
+
+    /// Leaves the innermost timeout block, restoring `prior`. `timeoutClock` is the
+    /// clock carried by the timeout error the block is exiting with (nil if it exits
+    /// normally or with another error); the verdict is curio's rule for nesting.
+    public func leaveDeadline(_ t: TaskRecord, prior: Double?, timeoutClock: Double?) -> TimeoutVerdict {
+        var verdict = TimeoutVerdict.propagate
+        if let clock = timeoutClock {
+            if let n = t.deadlines.firstIndex(where: { $0 <= clock }) {
+                verdict = n < t.deadlines.count - 1 ? .outer : .ours
+            } else {
+                verdict = .uncaught
+            }
+        }
+        if !t.deadlines.isEmpty { t.deadlines.removeLast() }
+        let nowClock = clock()
+        if let p = prior, p <= nowClock {
+            // The enclosing deadline has already passed: deliver it at the next
+            // blocking call, never at this point of unwinding.
+            setTimeout(t, nil)
+            t.timeout = p
+            if t.cancelPending == nil { t.cancelPending = .timeout(clock: nowClock) }
+        } else {
+            setTimeout(t, prior)
+            if case .timeout = t.cancelPending { t.cancelPending = nil }
+        }
+        return verdict
+    }
+
+    private func setTimeout(_ t: TaskRecord, _ d: Double?) {
+        if t.timeout == d && (d == nil || t.timeoutSerial != 0) { return }
+        if t.timeoutSerial != 0 { t.timeoutSerial = 0; timers.abandoned() }
+        t.timeout = d
+        if let d { t.timeoutSerial = timers.push(t, at: d, kind: .timeout) }
+    }
+
+    // MARK: external work
+
+    /// Runs `work` on the kernel's thread pool; `completion` runs on the kernel
+    /// thread with its result. Pair it with an `.external` trap to block a task.
+    public func runInThread(_ work: @escaping @Sendable () -> any Sendable,
+                            completion: @escaping (any Sendable) -> Void) {
+        let token = nextExternalToken
+        nextExternalToken += 1
+        pendingExternal[token] = completion
+        threadPool.submit(token: token, work)
+    }
+
+    /// Notes deliveries of `sig` (via the wake-up fd); they are reported through
+    /// `onSignal` on the kernel thread.
+    public func watchSignal(_ sig: Int32) throws(KernelError) {
+        let r = csys_signal_watch(sig, inbox.fd)
+        if r < 0 { throw KernelError.os("sigaction", -r) }
+        if !watchedSignals.contains(sig) { watchedSignals.append(sig) }
+    }
+
+    public func unwatchSignal(_ sig: Int32) {
+        _ = csys_signal_restore(sig)
+        watchedSignals.removeAll { $0 == sig }
+    }
+
+    /// Forgets the epoll registration of `fd` before it is closed; tasks waiting on
+    /// it are resumed with `value` (the Lua side passes -EBADF).
+    public func forgetFd(_ fd: Int32, resumeWith value: Double) {
+        for t in poller.forget(fd: fd) where t.isBlocked {
+            t.ioFd = -1
+            t.isBlocked = false
+            enqueue(t, .value(value))
+        }
+    }
+
+    public func fdWaiter(_ fd: Int32, write: Bool) -> TaskRecord? { poller.waiting(fd: fd, write: write) }
+
+    // MARK: running
+
+    /// Runs until `main` terminates, then cancels the remaining tasks (newest
+    /// first) and runs until they are gone.
+    public func runUntilComplete(_ main: TaskRecord) {
+        while !main.terminated { cycle() }
+        shutdown()
+    }
+
+    /// Cancels every remaining task, newest first, and waits for them.
+    public func shutdown() {
+        while !tasks.isEmpty {
+            for id in tasks.keys.sorted(by: >) {
+                if let t = tasks[id] { cancel(t) }
+            }
+            let before = tasks.count
+            var spins = 0
+            while tasks.count == before && spins < 1000 { cycle(); spins += 1 }
+        }
+    }
+
+    /// Runs cycles while `condition` holds.
+    public func run(while condition: () -> Bool) {
+        while condition() { cycle() }
+    }
+
+    /// One scheduler cycle: poll for I/O (without blocking if tasks are ready),
+    /// fire due timers, then run the tasks that were ready at the cycle's start.
+    public func cycle() {
+        let mustPoll = poller.waiters > 0 || externalWaiters > 0 || !watchedSignals.isEmpty
+        if ready.isEmpty {
+            var ms: Int32 = -1
+            if let d = timers.peekDeadline() {
+                let dt = (d - csys_monotonic()) * 1000
+                ms = dt <= 0 ? 0 : Int32(min(dt.rounded(.up), 3_600_000))
+            }
+            if ms != 0 || mustPoll || tasks.isEmpty {
+                poller.poll(timeoutMs: tasks.isEmpty && ms < 0 ? 0 : ms, ready: ioReady, wake: drainInbox)
+            }
+        } else if mustPoll {
+            poller.poll(timeoutMs: 0, ready: ioReady, wake: drainInbox)
+        }
+        now = csys_monotonic()
+        fireTimers()
+        var n = ready.count
+        while n > 0, let t = ready.popFirst() {
+            n -= 1
+            t.inReadyQueue = false
+            step(t)
+        }
+    }
+
+    private func ioReady(_ t: TaskRecord) {
+        t.ioFd = -1
+        t.isBlocked = false
+        enqueue(t, .value(0))
+    }
+
+    private func drainInbox() {
+        inbox.drain { token, payload in
+            if let c = pendingExternal.removeValue(forKey: token) { c(payload) }
+        }
+        for s in watchedSignals {
+            let n = Int(csys_signal_take(s))
+            if n > 0 { onSignal?(s, n) }
+        }
+    }
+
+    private func fireTimers() {
+        while let d = timers.peekDeadline(), d <= now, let e = timers.popFirst() {
+            let t = e.task
+            switch e.kind {
+            case .sleep:
+                guard t.sleepSerial == e.serial else { timers.noteStaleRemoved(); continue }
+                t.sleepSerial = 0
+                t.isBlocked = false
+                enqueue(t, .value(now))
+            case .timeout:
+                guard t.timeoutSerial == e.serial else { timers.noteStaleRemoved(); continue }
+                t.timeoutSerial = 0
+                if t.terminated { continue }
+                if t.isBlocked && t.allowCancel {
+                    unblock(t)
+                    enqueue(t, .cancel(.timeout(clock: now)))
+                } else if t.cancelPending == nil {
+                    t.cancelPending = .timeout(clock: now)
+                }
+            }
+        }
+    }
+
+    private func step(_ t: TaskRecord) {
+        current = t
+        t.state = .running
+        t.cycles += 1
+        let r = t.resumption
+        t.resumption = .value(0)
+        let trap = t.body.step(t, r, kernel: self)
+        current = nil
+        handle(trap, t)
+    }
+
+    private func handle(_ trap: Trap, _ t: TaskRecord) {
+        if case .exit = trap { terminate(t); return }
+        if t.allowCancel, let c = t.cancelPending {
+            t.cancelPending = nil
+            enqueue(t, .cancel(c))
+            return
+        }
+        switch trap {
+        case .sleep(let until):
+            if until <= now {
+                enqueue(t, .value(now))
+            } else {
+                t.sleepSerial = timers.push(t, at: until, kind: .sleep)
+                block(t, .sleep)
+            }
+        case .wait(let q, let state):
+            q.append(t)
+            block(t, state)
+        case .io(let fd, let write):
+            let err = poller.wait(t, fd: fd, write: write)
+            if err != 0 {
+                enqueue(t, .value(-Double(err)))
+            } else {
+                t.ioFd = fd
+                t.ioWrite = write
+                block(t, write ? .writeWait : .readWait)
+            }
+        case .join(let other):
+            if other.terminated {
+                enqueue(t, .value(0))
+            } else {
+                other.joiners.append(t)
+                block(t, .joinWait)
+            }
+        case .external(let state, let cancel):
+            t.externalCancel = cancel ?? { _ in }
+            externalWaiters += 1
+            block(t, state)
+        case .exit:
+            break
+        }
+    }
+
+    private func block(_ t: TaskRecord, _ s: TaskState) {
+        t.state = s
+        t.isBlocked = true
+    }
+
+    private func enqueue(_ t: TaskRecord, _ r: Resumption) {
+        t.resumption = r
+        t.isBlocked = false
+        t.state = .ready
+        if !t.inReadyQueue {
+            t.inReadyQueue = true
+            ready.append(t)
+        }
+    }
+
+    /// Takes a blocked task out of whatever it waits on.
+    private func unblock(_ t: TaskRecord) {
+        if let q = t.waitQueue { q.remove(t) }
+        if t.sleepSerial != 0 { t.sleepSerial = 0; timers.abandoned() }
+        if t.ioFd >= 0 { poller.cancelWait(fd: t.ioFd, write: t.ioWrite); t.ioFd = -1 }
+        if let c = t.externalCancel {
+            t.externalCancel = nil
+            externalWaiters -= 1
+            c(t)
+        }
+        t.isBlocked = false
+    }
+
+    private func terminate(_ t: TaskRecord) {
+        t.state = .terminated
+        tasks[t.id] = nil
+        if t.timeoutSerial != 0 { t.timeoutSerial = 0; timers.abandoned() }
+        t.cancelPending = nil
+        wake(t.joiners, count: Int.max)
+        t.body.terminated(t, kernel: self)
+        onTerminate?(t)
+    }
+}

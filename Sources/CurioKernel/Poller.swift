@@ -1,0 +1,125 @@
+import CSys
+
+/// epoll, edge-triggered, one registration per fd for its whole life: a blocked
+/// reader or writer is recorded in a per-fd slot and the registration is never
+/// modified, so waiting costs no syscall beyond the read/write that hit EAGAIN.
+final class Poller {
+    static let epollIn: UInt32 = 0x001, epollOut: UInt32 = 0x004, epollErr: UInt32 = 0x008,
+        epollHup: UInt32 = 0x010, epollRdHup: UInt32 = 0x2000, epollEt: UInt32 = 0x8000_0000
+    struct Slot {
+        var registered = false
+        var reader: TaskRecord?
+        var writer: TaskRecord?
+    }
+
+    static let wakeTag = UInt64.max
+    let epfd: Int32
+    private(set) var slots: [Slot] = []
+    /// Tasks currently waiting on an fd.
+    private(set) var waiters = 0
+    var events = [csys_event](repeating: csys_event(), count: 256)
+
+    init() throws(KernelError) {
+        epfd = csys_epoll_create()
+        if epfd < 0 { throw KernelError.os("epoll_create1", csys_errno()) }
+    }
+
+    deinit { _ = csys_close(epfd) }
+
+    func watchWakeup(_ fd: Int32) throws(KernelError) {
+        let r = csys_epoll_ctl(epfd, 1, fd, Poller.epollIn, Poller.wakeTag)
+        if r < 0 { throw KernelError.os("epoll_ctl", -r) }
+    }
+
+    /// Records `t` as the reader/writer of `fd`, registering the fd on first use.
+    /// Returns 0, or an errno (EBUSY: another task already waits the same way;
+    /// EPERM: the fd cannot be polled, e.g. a regular file).
+    func wait(_ t: TaskRecord, fd: Int32, write: Bool) -> Int32 {
+        let i = Int(fd)
+        if i >= slots.count {
+            slots.append(contentsOf: repeatElement(Slot(), count: max(i + 1 - slots.count, slots.count)))
+        }
+        if !slots[i].registered {
+            let ev = Poller.epollIn | Poller.epollOut | Poller.epollRdHup | Poller.epollEt
+            var r = csys_epoll_ctl(epfd, 1, fd, ev, UInt64(i))
+            if r == -17 { r = csys_epoll_ctl(epfd, 3, fd, ev, UInt64(i)) }  // EEXIST: fd number reused
+            if r < 0 { return -r }
+            slots[i].registered = true
+        }
+        if write {
+            if slots[i].writer != nil { return 16 }
+            slots[i].writer = t
+        } else {
+            if slots[i].reader != nil { return 16 }
+            slots[i].reader = t
+        }
+        waiters += 1
+        return 0
+    }
+
+    func cancelWait(fd: Int32, write: Bool) {
+        let i = Int(fd)
+        guard i < slots.count else { return }
+        if write, slots[i].writer != nil { slots[i].writer = nil; waiters -= 1 }
+        if !write, slots[i].reader != nil { slots[i].reader = nil; waiters -= 1 }
+    }
+
+    /// The fd is about to be closed: forget its registration. Returns the tasks that
+    /// were waiting on it (the caller decides what they get).
+    func forget(fd: Int32) -> [TaskRecord] {
+        let i = Int(fd)
+        guard i >= 0, i < slots.count else { return [] }
+        var out: [TaskRecord] = []
+        if let r = slots[i].reader { out.append(r); waiters -= 1 }
+        if let w = slots[i].writer { out.append(w); waiters -= 1 }
+        if slots[i].registered { _ = csys_epoll_ctl(epfd, 2, fd, 0, 0) }
+        slots[i] = Slot()
+        return out
+    }
+
+    func waiting(fd: Int32, write: Bool) -> TaskRecord? {
+        let i = Int(fd)
+        guard i >= 0, i < slots.count else { return nil }
+        return write ? slots[i].writer : slots[i].reader
+    }
+
+    /// Polls once; calls `ready` for each task whose fd became ready, and `wake`
+    /// when the kernel's wake-up fd fired.
+    func poll(timeoutMs: Int32, ready: (TaskRecord) -> Void, wake: () -> Void) {
+        let n = events.withUnsafeMutableBufferPointer { b in
+            csys_epoll_wait(epfd, b.baseAddress, Int32(b.count), timeoutMs)
+        }
+        if n <= 0 { return }
+        for k in 0..<Int(n) {
+            let e = events[k]
+            if e.data == Poller.wakeTag { wake(); continue }
+            let i = Int(e.data)
+            guard i < slots.count else { continue }
+            let bad = e.events & (Poller.epollErr | Poller.epollHup) != 0
+            if e.events & (Poller.epollIn | Poller.epollRdHup) != 0 || bad, let r = slots[i].reader {
+                slots[i].reader = nil
+                waiters -= 1
+                ready(r)
+            }
+            if e.events & Poller.epollOut != 0 || bad, let w = slots[i].writer {
+                slots[i].writer = nil
+                waiters -= 1
+                ready(w)
+            }
+        }
+    }
+}
+
+public enum KernelError: Error, Equatable, CustomStringConvertible {
+    case os(String, Int32)
+    case busy(String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .os(let what, let e): "\(what): errno \(e)"
+        case .busy(let m): m
+        case .invalid(let m): m
+        }
+    }
+}

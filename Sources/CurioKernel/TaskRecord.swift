@@ -1,0 +1,112 @@
+/// What a task is doing, as curio names it.
+public enum TaskState: Int, Sendable {
+    case ready = 0, running, sleep, readWait, writeWait, eventWait, lockWait, queueWait,
+         joinWait, threadWait, processWait, terminated
+
+    public var name: String {
+        switch self {
+        case .ready: "READY"
+        case .running: "RUNNING"
+        case .sleep: "SLEEP"
+        case .readWait: "READ_WAIT"
+        case .writeWait: "WRITE_WAIT"
+        case .eventWait: "EVENT_WAIT"
+        case .lockWait: "LOCK_WAIT"
+        case .queueWait: "QUEUE_WAIT"
+        case .joinWait: "JOIN_WAIT"
+        case .threadWait: "THREAD_WAIT"
+        case .processWait: "PROCESS_WAIT"
+        case .terminated: "TERMINATED"
+        }
+    }
+}
+
+/// Why a task is being unwound. `custom` carries an embedder-defined code
+/// (the Lua side uses it for `task:cancel{error=...}`).
+public enum Cancellation: Equatable, Sendable {
+    case cancelled
+    case timeout(clock: Double)
+    case custom(Int)
+}
+
+/// How a blocked task is resumed: with a value, or with a cancellation raised at
+/// the blocking call.
+public enum Resumption: Equatable, Sendable {
+    case value(Double)
+    case cancel(Cancellation)
+}
+
+/// A task body is whatever the kernel steps: a Lua coroutine, or a Swift state machine
+/// in tests. `step` runs the task until it traps, and must not block the thread.
+public protocol TaskBody: AnyObject {
+    func step(_ task: TaskRecord, _ resume: Resumption, kernel: Kernel) -> Trap
+    /// Called once after the task terminated (the body may release resources).
+    func terminated(_ task: TaskRecord, kernel: Kernel)
+}
+
+/// A blocking request from a task to the kernel (curio's "trap").
+public enum Trap {
+    /// Suspend until the kernel clock reaches `deadline` (absolute). A deadline in
+    /// the past or now puts the task at the back of the ready queue.
+    case sleep(until: Double)
+    /// Suspend on a wait queue until woken (with the waker's value) or cancelled.
+    case wait(WaitQueue, TaskState)
+    /// Suspend until `fd` is readable (`write == false`) or writable.
+    case io(fd: Int32, write: Bool)
+    /// Suspend until the task terminates.
+    case join(TaskRecord)
+    /// Suspend until `resumeLater` is called by whoever owns the operation
+    /// (thread pool, process pool); `cancel` is invoked if cancelled first.
+    case external(TaskState, cancel: ((TaskRecord) -> Void)?)
+    /// The task finished.
+    case exit
+}
+
+/// The kernel's record of one task.
+public final class TaskRecord {
+    public let id: Int
+    public let parentId: Int
+    public let daemon: Bool
+    public var name: String
+    public internal(set) var state: TaskState = .ready
+    public internal(set) var cycles = 0
+    public let body: TaskBody
+
+    /// Deadlines of the enclosing `timeout_after` blocks, outermost first.
+    public internal(set) var deadlines: [Double] = []
+    /// The effective deadline (the earliest of the stack), if any.
+    public internal(set) var timeout: Double?
+    /// A cancellation waiting for the next blocking call.
+    public internal(set) var cancelPending: Cancellation?
+    /// True once `cancel` has been called: only the first cancellation counts.
+    public internal(set) var cancelled = false
+    /// Depth of `disable_cancellation` blocks; cancellation is delivered only at 0.
+    public internal(set) var cancelDisabled = 0
+    public var allowCancel: Bool { cancelDisabled == 0 }
+    public var terminated: Bool { state == .terminated }
+
+    /// Tasks waiting for this one to end.
+    public let joiners = WaitQueue(policy: .barrier)
+
+    // Kernel bookkeeping for the current wait (one at a time).
+    var resumption: Resumption = .value(0)
+    var waitQueue: WaitQueue?
+    var waitPrev: TaskRecord?
+    var waitNext: TaskRecord?
+    var waitValue = 0.0
+    var ioFd: Int32 = -1
+    var ioWrite = false
+    var sleepSerial: UInt64 = 0
+    var timeoutSerial: UInt64 = 0
+    var externalCancel: ((TaskRecord) -> Void)?
+    var isBlocked = false
+    var inReadyQueue = false
+
+    init(id: Int, parentId: Int, daemon: Bool, name: String, body: TaskBody) {
+        self.id = id
+        self.parentId = parentId
+        self.daemon = daemon
+        self.name = name
+        self.body = body
+    }
+}

@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// A lazily grown pool of OS threads for blocking work (name resolution, files,
+/// worker Lua states). Results go back through the kernel's inbox.
+final class ThreadPool: Sendable {
+    typealias Job = (token: Int, work: @Sendable () -> any Sendable)
+    private struct State {
+        var jobs: [Job] = []
+        var idle = 0
+        var threads = 0
+    }
+
+    private let maxThreads: Int
+    private let inbox: KernelInbox
+    private let state = Mutex(State())
+    private let signal = Semaphore()
+
+    init(maxThreads: Int, inbox: KernelInbox) {
+        self.maxThreads = maxThreads
+        self.inbox = inbox
+    }
+
+    func submit(token: Int, _ work: @escaping @Sendable () -> any Sendable) {
+        let spawn = state.withLock { s -> Bool in
+            s.jobs.append((token, work))
+            if s.idle == 0 && s.threads < maxThreads {
+                s.threads += 1
+                return true
+            }
+            return false
+        }
+        if spawn { startThread() }
+        signal.post()
+    }
+
+    private func startThread() {
+        let box = Unmanaged.passRetained(self)
+        var tid = pthread_t()
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+        pthread_create(&tid, &attr, { arg in
+            let pool = Unmanaged<ThreadPool>.fromOpaque(arg!).takeRetainedValue()
+            pool.workLoop()
+            return nil
+        }, box.toOpaque())
+        pthread_attr_destroy(&attr)
+    }
+
+    private func workLoop() {
+        while true {
+            state.withLock { $0.idle += 1 }
+            signal.wait()
+            let job = state.withLock { s -> Job? in
+                s.idle -= 1
+                return s.jobs.isEmpty ? nil : s.jobs.removeFirst()
+            }
+            guard let job else { continue }
+            let result = job.work()
+            inbox.post(token: job.token, result)
+        }
+    }
+}
+
+/// A counting semaphore for worker threads (POSIX sem_t).
+final class Semaphore: @unchecked Sendable {
+    private let sem = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+    init(_ value: UInt32 = 0) { sem_init(sem, 0, value) }
+    deinit { sem_destroy(sem); sem.deallocate() }
+    func post() { sem_post(sem) }
+    func wait() { while sem_wait(sem) != 0 {} }
+}

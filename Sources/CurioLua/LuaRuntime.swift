@@ -1,0 +1,230 @@
+import CLua54
+import CLuaShim
+import CSys
+import CurioKernel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One Lua state and the kernel that runs its tasks. Used by one thread.
+public final class LuaRuntime {
+    public enum Error: Swift.Error, CustomStringConvertible {
+        case cannotCreateState(String)
+        public var description: String {
+            switch self { case .cannotCreateState(let m): "cannot create Lua state: \(m)" }
+        }
+    }
+
+    let L: OpaquePointer
+    let trapSentinel: UnsafeMutableRawPointer?
+    private let host: UnsafeMutablePointer<curio_host>
+    /// The kernel of the current `curio.run`, if any (a fresh one per run).
+    public private(set) var kernel: Kernel?
+    private var running = false
+    private var mainTask: TaskRecord?
+    private var waitQueues: [WaitQueue?] = []
+    private var freeQueueIds: [Int] = []
+    /// Whether SIGINT cancels the main task (the CLI sets this).
+    public var handlesInterrupt = false
+    private(set) var interrupts = 0
+
+    public init(ignoreEnvironment: Bool = false) throws {
+        host = .allocate(capacity: 1)
+        host.initialize(to: curio_host())
+        trapSentinel = cl_trap_sentinel()
+        guard let L = cl_newstate(host, ignoreEnvironment ? 1 : 0) else {
+            let msg = withUnsafeBytes(of: &host.pointee.errbuf) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            host.deallocate()
+            throw Error.cannotCreateState(msg)
+        }
+        self.L = L
+        host.pointee.ctx = Unmanaged.passUnretained(self).toOpaque()
+        host.pointee.kcall = { ctx, L, op, nargs in
+            Unmanaged<LuaRuntime>.fromOpaque(ctx!).takeUnretainedValue().kcall(L!, op: Int(op), nargs: nargs)
+        }
+        host.pointee.spawn = { ctx, co, ref, daemon in
+            Unmanaged<LuaRuntime>.fromOpaque(ctx!).takeUnretainedValue().spawn(co!, ref: ref, daemon: daemon != 0)
+        }
+    }
+
+    deinit {
+        cl_close(L)
+        host.deallocate()
+    }
+
+    /// Runs `require(module)[function](args...)` and returns its integer result
+    /// (0 if it returns something else), or nil and the error message.
+    public func callModule(_ module: String, _ function: String, _ args: [String]) -> (Int32?, String?) {
+        var cargs = args.map { strdup($0) }
+        defer { cargs.forEach { free($0) } }
+        var err = [CChar](repeating: 0, count: 4096)
+        let rc = cargs.withUnsafeMutableBufferPointer { b -> Int32 in
+            b.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: b.count) { p in
+                cl_call_module(L, module, function, Int32(b.count), p, &err, err.count)
+            }
+        }
+        if rc == -1 && err[0] != 0 {
+            return (nil, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return (rc, nil)
+    }
+
+    // MARK: the C host interface
+
+    private func fail(_ message: String) -> Int32 {
+        withUnsafeMutableBytes(of: &host.pointee.errbuf) { buf in
+            let bytes = Array(message.utf8.prefix(buf.count - 1))
+            buf.copyBytes(from: bytes)
+            buf[bytes.count] = 0
+        }
+        return -1
+    }
+
+    private func spawn(_ co: OpaquePointer, ref: Int32, daemon: Bool) -> Int64 {
+        if kernel == nil {
+            do { kernel = try Kernel() } catch { return Int64(fail("curio: cannot start kernel: \(error)")) }
+        }
+        let k = kernel!
+        let body = LuaTaskBody(co: co, ref: ref, runtime: self)
+        let t = k.spawn(body, parent: k.current?.id ?? 0, daemon: daemon)
+        return Int64(t.id)
+    }
+
+    func report(internalError message: String, task: TaskRecord) {
+        csys_eprint("curio-lua: internal error in task \(task.id): \(message)\n")
+    }
+
+    func waitQueue(_ id: Int) -> WaitQueue? {
+        id > 0 && id <= waitQueues.count ? waitQueues[id - 1] : nil
+    }
+
+    func threadTrap(_ task: TaskRecord, job: Int) -> Trap {
+        .sleep(until: 0)
+    }
+
+    private func num(_ L: OpaquePointer, _ i: Int32) -> Double { lua_tonumberx(L, i, nil) }
+    private func int(_ L: OpaquePointer, _ i: Int32) -> Int { Int(lua_tointegerx(L, i, nil)) }
+    private func isNil(_ L: OpaquePointer, _ i: Int32) -> Bool { lua_type(L, i) <= 0 }
+
+    private func pushOptional(_ L: OpaquePointer, _ d: Double?) {
+        if let d { lua_pushnumber(L, d) } else { lua_pushnil(L) }
+    }
+
+    /// Kernel calls from Lua. Arguments start at index 2. Only non-raising API calls.
+    private func kcall(_ L: OpaquePointer, op: Int, nargs: Int32) -> Int32 {
+        guard let call = KCall(rawValue: op) else { return fail("curio: unknown kernel call \(op)") }
+        switch call {
+        case .running:
+            lua_pushboolean(L, running ? 1 : 0)
+            return 1
+        case .clock:
+            lua_pushnumber(L, csys_monotonic())
+            return 1
+        case .interrupted:
+            lua_pushinteger(L, lua_Integer(interrupts))
+            return 1
+        case .wqNew:
+            let q = WaitQueue(policy: int(L, 2) == 1 ? .barrier : .fifo)
+            let id: Int
+            if let free = freeQueueIds.popLast() { waitQueues[free - 1] = q; id = free } else { waitQueues.append(q); id = waitQueues.count }
+            lua_pushinteger(L, lua_Integer(id))
+            return 1
+        case .wqFree:
+            let id = int(L, 2)
+            if let q = waitQueue(id), q.isEmpty { waitQueues[id - 1] = nil; freeQueueIds.append(id) }
+            return 0
+        case .wqLen:
+            lua_pushinteger(L, lua_Integer(waitQueue(int(L, 2))?.count ?? 0))
+            return 1
+        default:
+            break
+        }
+        guard let k = kernel else {
+            if call == .current { lua_pushnil(L); return 1 }
+            return fail("curio: no kernel is running")
+        }
+        switch call {
+        case .current:
+            if let t = k.current { lua_pushinteger(L, lua_Integer(t.id)) } else { lua_pushnil(L) }
+            return 1
+        case .cancel:
+            guard let t = k.tasks[int(L, 2)] else { lua_pushboolean(L, 0); return 1 }
+            let code = int(L, 3)
+            lua_pushboolean(L, k.cancel(t, code == 0 ? .cancelled : .custom(code)) ? 1 : 0)
+            return 1
+        case .taskInfo:
+            guard let t = k.tasks[int(L, 2)] else { return 0 }
+            lua_pushinteger(L, lua_Integer(t.state.rawValue))
+            lua_pushinteger(L, lua_Integer(t.cycles))
+            pushOptional(L, t.timeout)
+            return 3
+        case .timeoutEnter:
+            guard let t = k.current else { return fail("curio: timeout outside a task") }
+            pushOptional(L, k.enterDeadline(t, num(L, 2)))
+            return 1
+        case .timeoutLeave:
+            guard let t = k.current else { return fail("curio: timeout outside a task") }
+            let prior: Double? = isNil(L, 2) ? nil : num(L, 2)
+            let clock: Double? = isNil(L, 3) ? nil : num(L, 3)
+            lua_pushinteger(L, lua_Integer(k.leaveDeadline(t, prior: prior, timeoutClock: clock).rawValue))
+            return 1
+        case .cancelDisable:
+            guard let t = k.current else { return 0 }
+            k.adjustCancelDisabled(t, by: int(L, 2))
+            return 0
+        case .cancelPending:
+            guard let t = k.current, let c = t.cancelPending else { lua_pushinteger(L, 0); return 1 }
+            if lua_toboolean(L, 2) != 0 { _ = k.takePendingCancellation(t) }
+            switch c {
+            case .cancelled: lua_pushinteger(L, 1); lua_pushnumber(L, 0)
+            case .timeout(let clock): lua_pushinteger(L, 2); lua_pushnumber(L, clock)
+            case .custom(let code): lua_pushinteger(L, 3); lua_pushinteger(L, lua_Integer(code))
+            }
+            return 2
+        case .wqWake:
+            guard let q = waitQueue(int(L, 2)) else { lua_pushinteger(L, 0); return 1 }
+            let n = isNil(L, 3) ? 1 : int(L, 3)
+            let (woken, first) = k.wake(q, count: n, value: isNil(L, 4) ? 0 : num(L, 4))
+            lua_pushinteger(L, lua_Integer(woken))
+            if let first { lua_pushinteger(L, lua_Integer(first.id)) } else { lua_pushnil(L) }
+            return 2
+        case .run:
+            guard !running else { return fail("curio: the kernel is already running") }
+            guard let main = k.tasks[int(L, 2)] else { return fail("curio: no main task") }
+            running = true
+            mainTask = main
+            interrupts = 0
+            if handlesInterrupt {
+                k.onSignal = { [unowned self] sig, n in self.interrupted(n) }
+                try? k.watchSignal(SIGINT)
+            }
+            k.runUntilComplete(main)
+            if handlesInterrupt { k.unwatchSignal(SIGINT) }
+            running = false
+            mainTask = nil
+            kernel = nil
+            return 0
+        case .fdForget:
+            k.forgetFd(Int32(int(L, 2)), resumeWith: -Double(EBADF))
+            return 0
+        case .fdWaiter:
+            lua_pushboolean(L, k.fdWaiter(Int32(int(L, 2)), write: lua_toboolean(L, 3) != 0) != nil ? 1 : 0)
+            return 1
+        case .taskCount:
+            lua_pushinteger(L, lua_Integer(k.taskCount))
+            return 1
+        case .readyInfo:
+            lua_pushinteger(L, lua_Integer(k.readyCount))
+            lua_pushinteger(L, lua_Integer(k.pendingTimers))
+            return 2
+        default:
+            return fail("curio: kernel call \(op) not available")
+        }
+    }
+
+    private func interrupted(_ n: Int) {
+        interrupts += n
+        if interrupts > 1 { _exit(130) }
+        if let k = kernel, let main = mainTask { k.cancel(main) }
+    }
+}

@@ -1,0 +1,95 @@
+-- curio: tasks, cancellation, timeouts, synchronization and I/O for Lua 5.4,
+-- on a Swift kernel. See docs/reference.md.
+local K = require "curio.kernel"
+local errors = require "curio.errors"
+local task = require "curio.task"
+local time = require "curio.time"
+local taskgroup = require "curio.taskgroup"
+
+require("curio.coroutine").install()
+
+local curio = { _VERSION = "curio-lua 0.1" }
+
+curio.errors = errors
+for k, v in pairs(errors) do
+  if errors.is_class(v) then curio[k] = v end
+end
+
+curio.spawn = task.spawn
+curio.spawn_daemon = task.spawn_daemon
+curio.current_task = task.current_task
+curio.Task = task.Task
+for _, k in ipairs { "sleep", "schedule", "wake_at", "clock", "timeout_after", "ignore_after",
+  "timeout_at", "ignore_at", "disable_cancellation", "check_cancellation" } do
+  curio[k] = time[k]
+end
+curio.TaskGroup = taskgroup.TaskGroup
+
+local unpack = table.unpack
+local OP_RUN, OP_RUNNING = K.K.RUN, K.K.RUNNING
+
+--- Runs main(...) as the main task of a new kernel and returns its results, or
+--- raises its error unchanged. Inside a running kernel it runs fn as a task of
+--- that kernel and waits for it.
+function curio.run(main, ...)
+  if K.kcall(OP_RUNNING) then
+    local t = task.spawn(main, ...)
+    t:wait()
+    if t._error ~= nil then error(t._error, 0) end
+    return unpack(t._results, 1, t._results.n)
+  end
+  local t = curio._run_main(main, ...)
+  if t._error ~= nil then error(t._error, 0) end
+  if t._results == nil then error(errors.CurioError("main task did not finish"), 0) end
+  return unpack(t._results, 1, t._results.n)
+end
+
+--- Runs main(...) in a new kernel; returns the finished main Task (its _error,
+--- _traceback and _results). Used by the CLI and the test runner.
+function curio._run_main(main, ...)
+  if K.kcall(OP_RUNNING) then error(errors.CurioError("a kernel is already running"), 2) end
+  local t = task.spawn_main(main, ...)
+  t._quiet = true
+  K.kcall(OP_RUN, t.id)
+  return t
+end
+
+-- Lazily loaded parts (each is also `require "curio.X"`).
+local lazy = {
+  socket = "curio.socket", test = "curio.test",
+  Event = { "curio.sync", "Event" }, Lock = { "curio.sync", "Lock" },
+  RLock = { "curio.sync", "RLock" }, Semaphore = { "curio.sync", "Semaphore" },
+  BoundedSemaphore = { "curio.sync", "BoundedSemaphore" },
+  Condition = { "curio.sync", "Condition" },
+  Queue = { "curio.queue", "Queue" }, PriorityQueue = { "curio.queue", "PriorityQueue" },
+  LifoQueue = { "curio.queue", "LifoQueue" },
+  Local = { "curio.local", "Local" },
+  open_connection = { "curio.network", "open_connection" },
+  open_unix_connection = { "curio.network", "open_unix_connection" },
+  tcp_server = { "curio.network", "tcp_server" },
+  unix_server = { "curio.network", "unix_server" },
+  tcp_server_socket = { "curio.network", "tcp_server_socket" },
+  unix_server_socket = { "curio.network", "unix_server_socket" },
+  run_server = { "curio.network", "run_server" },
+  open_file = { "curio.io", "open_file" }, aopen = { "curio.io", "open_file" },
+  stdin = { "curio.io", "stdin" }, stdout = { "curio.io", "stdout" },
+  stderr = { "curio.io", "stderr" },
+}
+
+setmetatable(curio, {
+  __index = function(t, k)
+    local where = lazy[k]
+    if where == nil then return nil end
+    local v
+    if type(where) == "string" then
+      v = require(where)
+    else
+      v = require(where[1])[where[2]]
+    end
+    rawset(t, k, v)
+    return v
+  end,
+})
+
+package.loaded["curio"] = curio
+return curio

@@ -1,0 +1,267 @@
+-- curio.task: Task objects, spawn, join, cancel. A task is a coroutine running
+-- task_main, which runs the body inside xpcall so that __close handlers run (and
+-- may block) while an error unwinds, then records the outcome for join().
+local core = require "curio.core"
+local K = require "curio.kernel"
+local errors = require "curio.errors"
+
+local kcall, trap = K.kcall, K.trap
+local tasks = K.tasks
+local pack, unpack = table.pack, table.unpack
+local co_create = coroutine.create
+local is = errors.is
+local JOIN = K.T.JOIN
+local OP_CANCEL, OP_TASK_INFO = K.K.CANCEL, K.K.TASK_INFO
+
+local M = {}
+local Task = {}
+M.Task = Task
+
+-- Names are derived lazily (spawning must stay cheap): "<function>@<file>:<line>",
+-- the function's name read from the line that defines it.
+local source_lines = setmetatable({}, { __mode = "k" })
+local function function_name(fn)
+  local info = debug.getinfo(fn, "S")
+  if not info then return "task" end
+  local where = ("%s:%d"):format(info.short_src, info.linedefined)
+  local name
+  if info.source:sub(1, 1) == "@" and info.linedefined > 0 then
+    local path = info.source:sub(2)
+    local lines = source_lines[path]
+    if lines == nil then
+      lines = {}
+      local f = io.open(path, "r")
+      if f then
+        for l in f:lines() do lines[#lines + 1] = l end
+        f:close()
+      end
+      source_lines[path] = lines
+    end
+    local l = lines[info.linedefined]
+    if l then
+      name = l:match("function%s+([%w_%.:]+)%s*%(") or l:match("([%w_%.]+)%s*=%s*function%s*%(")
+      if name then name = name:match("([%w_]+)$") end
+    end
+  elseif info.what == "C" then
+    return "task"
+  end
+  return (name or "task") .. "@" .. where
+end
+
+Task.__name = "curio.Task"
+function Task.__index(t, k)
+  local m = Task[k]
+  if m ~= nil then return m end
+  if k == "name" then
+    local n = function_name(rawget(t, "_fn_for_name"))
+    rawset(t, "name", n)
+    rawset(t, "_fn_for_name", nil)
+    return n
+  elseif k == "state" then
+    if rawget(t, "_done") then return "TERMINATED" end
+    local s = kcall(OP_TASK_INFO, t.id)
+    return s and K.STATES[s] or "TERMINATED"
+  elseif k == "cycles" then
+    local _, c = kcall(OP_TASK_INFO, t.id)
+    return c or rawget(t, "_final_cycles") or 0
+  elseif k == "timeout" then
+    local _, _, d = kcall(OP_TASK_INFO, t.id)
+    return d
+  end
+end
+
+function Task.__tostring(t)
+  return ("Task(id=%d, name=%s, state=%s)"):format(t.id, t.name, t.state)
+end
+
+-- The message handler: keeps error objects (adding a traceback) and wraps other
+-- values so the traceback travels with them.
+local Wrapped = {}
+local function msgh(e)
+  if type(e) == "table" and getmetatable(e) ~= nil and rawget(getmetatable(e), "kind") then
+    if rawget(e, "traceback") == nil then rawset(e, "traceback", debug.traceback("", 2)) end
+    return e
+  end
+  return setmetatable({ value = e, traceback = debug.traceback(tostring(e), 2) }, Wrapped)
+end
+M.msgh = msgh
+
+local function unwrap(e)
+  if getmetatable(e) == Wrapped then return e.value, e.traceback end
+  return e, rawget(e, "traceback")
+end
+M.unwrap = unwrap
+
+--- The "stack traceback:" part of tb, without the frames of curio's own task runner.
+function M.user_traceback(tb)
+  local trace = tb and tb:match("stack traceback:.*$")
+  if not trace then return nil end
+  local out = {}
+  for line in trace:gmatch("[^\n]+") do
+    if line:find("[C]: in function 'xpcall'", 1, true) or line:find("[curio]/curio/cli.lua", 1, true) then break end
+    if not line:find("(...tail calls...)", 1, true) then out[#out + 1] = line end
+  end
+  return table.concat(out, "\n")
+end
+
+local function report_crash(t, e, tb)
+  local trace = M.user_traceback(tb)
+  io.stderr:write(("Task Crash: %s (id %d)\n%s\n%s"):format(t.name, t.id, tostring(e),
+    trace and trace .. "\n" or ""))
+  io.stderr:flush()
+end
+
+local function finish(t, ok, ...)
+  if ok then
+    t._results = pack(...)
+  else
+    local e, tb = unwrap((...))
+    t._error, t._traceback = e, tb
+    if not is(e, errors.CancelledError) and not t._quiet then report_crash(t, e, tb) end
+  end
+  rawset(t, "_done", true)
+  rawset(t, "_args", nil)
+  rawset(t, "_fn", nil)
+  tasks[t.id] = nil
+  local g = rawget(t, "_group")
+  if g then g:_task_done(t) end
+end
+
+local function new_task(fn, daemon, n, ...)
+  if type(fn) ~= "function" then
+    local mt = getmetatable(fn)
+    if not (mt and mt.__call) then
+      error(("bad argument #1 to 'spawn' (function expected, got %s)"):format(type(fn)), 3)
+    end
+  end
+  local t = setmetatable({ _fn = fn, _fn_for_name = fn, _args = n > 0 and pack(...) or nil,
+    daemon = daemon }, Task)
+  t._co = co_create(function()
+    local args = t._args
+    if args then return finish(t, xpcall(t._fn, msgh, unpack(args, 1, args.n))) end
+    return finish(t, xpcall(t._fn, msgh))
+  end)
+  return t
+end
+
+local function register(t)
+  local parent = K.current()
+  t.id = core.spawn(t._co, t.daemon)
+  t.parent_id = parent and parent.id or 0
+  tasks[t.id] = t
+  return t
+end
+
+--- spawn(fn, ...) -> Task: schedules fn(...) as a new task; never suspends.
+function M.spawn(fn, ...)
+  local t = new_task(fn, false, select("#", ...), ...)
+  if not K.current() then K.not_in_task(2) end
+  return register(t)
+end
+
+function M.spawn_daemon(fn, ...)
+  local t = new_task(fn, true, select("#", ...), ...)
+  if not K.current() then K.not_in_task(2) end
+  return register(t)
+end
+
+--- The main task of a new kernel run (no current task needed).
+function M.spawn_main(fn, ...)
+  return register(new_task(fn, false, select("#", ...), ...))
+end
+
+function M.current_task()
+  local t = K.current()
+  if not t then K.not_in_task(2) end
+  return t
+end
+
+local function check_task(t, method)
+  if getmetatable(t) ~= Task then
+    error(("bad self to '%s' (Task expected, got %s)"):format(method, type(t)), 3)
+  end
+end
+
+--- Waits for the task to terminate, without raising its error.
+function Task:wait()
+  check_task(self, "wait")
+  if rawget(self, "_done") then return end
+  if self == K.current() then error(errors.CurioError("a task cannot wait for itself"), 2) end
+  trap(JOIN, self.id)
+end
+
+local function task_error(t)
+  local e = t._error
+  return errors.TaskError("task crashed: " .. tostring(e), { cause = e, task = t })
+end
+
+local function outcome(t)
+  if t._error ~= nil then error(task_error(t), 0) end
+  local r = t._results
+  if r == nil then
+    error(errors.TaskError("task died without a result (internal error)", { task = t }), 0)
+  end
+  return unpack(r, 1, r.n)
+end
+
+--- Waits for the task and returns its results, or raises TaskError (err.cause is the
+--- task's error).
+function Task:join()
+  check_task(self, "join")
+  if self == K.current() then error(errors.CurioError("a task cannot join itself"), 2) end
+  if not rawget(self, "_done") then trap(JOIN, self.id) end
+  self._joined = true
+  return outcome(self)
+end
+
+--- cancel([blocking=true]) or cancel{blocking=, error=}: returns true if this call
+--- caused the cancellation.
+function Task:cancel(opts)
+  check_task(self, "cancel")
+  local blocking, err = true, nil
+  if type(opts) == "table" then
+    blocking = opts.blocking ~= false
+    err = opts.error
+  elseif opts ~= nil then
+    blocking = opts and true or false
+  end
+  if rawget(self, "_done") then return false end
+  local cur = K.current()
+  if not cur then K.not_in_task(2) end
+  if self == cur and blocking then
+    error(errors.CurioError("a task cannot cancel itself with blocking=true"), 2)
+  end
+  local caused = kcall(OP_CANCEL, self.id, 0)
+  if caused then
+    self._cancelled = true
+    if err ~= nil then
+      if errors.is_class(err) then err = err("task cancelled") end
+      self._cancel_error = err
+    else
+      self._cancel_error = errors.TaskCancelled("task cancelled")
+    end
+  end
+  if blocking and self ~= cur then self:wait() end
+  return caused
+end
+
+function Task:done() return rawget(self, "_done") == true end
+function Task:cancelled() return self._cancelled == true end
+
+function Task:result()
+  if not rawget(self, "_done") then error(errors.CurioError("task not done"), 2) end
+  return outcome(self)
+end
+
+function Task:exception()
+  return self._error
+end
+
+--- Where the task is suspended (or "" once it has terminated).
+function Task:traceback()
+  if rawget(self, "_done") then return "" end
+  return debug.traceback(self._co)
+end
+
+M.is_task = function(v) return getmetatable(v) == Task end
+return M
