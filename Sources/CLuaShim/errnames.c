@@ -33,3 +33,45 @@ int l_strerror_impl(lua_State *L) {
     lua_pushstring(L, strerror((int)luaL_checkinteger(L, 1)));
     return 1;
 }
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+/* core.listdir(path) -> { {name=, dir=bool}, ... } or nil, message */
+int l_listdir_impl(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    DIR *d = opendir(path);
+    if (!d) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(errno));
+        return 2;
+    }
+    lua_newtable(L);
+    int i = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, e->d_name);
+        lua_setfield(L, -2, "name");
+        int isdir = e->d_type == DT_DIR;
+        if (e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) {
+            struct stat st;
+            lua_pushfstring(L, "%s/%s", path, e->d_name);
+            if (stat(lua_tostring(L, -1), &st) == 0) isdir = S_ISDIR(st.st_mode);
+            lua_pop(L, 1);
+        }
+        lua_pushboolean(L, isdir);
+        lua_setfield(L, -2, "dir");
+        lua_rawseti(L, -2, ++i);
+    }
+    closedir(d);
+    return 1;
+}
+
+/* core.isdir(path) -> bool */
+int l_isdir_impl(lua_State *L) {
+    struct stat st;
+    lua_pushboolean(L, stat(luaL_checkstring(L, 1), &st) == 0 && S_ISDIR(st.st_mode));
+    return 1;
+}

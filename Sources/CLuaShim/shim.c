@@ -198,6 +198,8 @@ static int l_spawn(lua_State *L) {
 int l_strerror_impl(lua_State *L);
 #define l_strerror l_strerror_impl
 int l_errname_impl(lua_State *L);
+int l_listdir_impl(lua_State *L);
+int l_isdir_impl(lua_State *L);
 #define l_errname l_errname_impl
 
 int luaopen_curio_core(lua_State *L) {
@@ -206,6 +208,8 @@ int luaopen_curio_core(lua_State *L) {
         {"spawn", l_spawn},
         {"strerror", l_strerror},
         {"errname", l_errname},
+        {"listdir", l_listdir_impl},
+        {"isdir", l_isdir_impl},
         {NULL, NULL},
     };
     luaL_newlib(L, fns);

@@ -71,7 +71,7 @@ public final class LuaRuntime {
 
     // MARK: the C host interface
 
-    private func fail(_ message: String) -> Int32 {
+    func fail(_ message: String) -> Int32 {
         withUnsafeMutableBytes(of: &host.pointee.errbuf) { buf in
             let bytes = Array(message.utf8.prefix(buf.count - 1))
             buf.copyBytes(from: bytes)
@@ -98,8 +98,53 @@ public final class LuaRuntime {
         id > 0 && id <= waitQueues.count ? waitQueues[id - 1] : nil
     }
 
-    func threadTrap(_ task: TaskRecord, job: Int) -> Trap {
-        .sleep(until: 0)
+    // MARK: blocking work on the kernel's thread pool
+
+    private final class Job {
+        var result: (any Sendable)?
+        var done = false
+        var waiter: TaskRecord?
+    }
+    private var jobs: [Int: Job] = [:]
+    private var nextJobId = 1
+
+    /// Starts `work` on the kernel's thread pool and returns a job id. A task waits
+    /// for it with the THREAD trap, then collects the result with `takeJobResult`.
+    func submitJob(_ work: @escaping @Sendable () -> any Sendable) -> Int? {
+        guard let k = kernel else { return nil }
+        let id = nextJobId
+        nextJobId += 1
+        let job = Job()
+        jobs[id] = job
+        k.runInThread(work) { [weak self, weak job] result in
+            guard let job else { return }
+            job.result = result
+            job.done = true
+            if let w = job.waiter {
+                job.waiter = nil
+                self?.kernel?.resumeExternal(w, .value(0))
+            }
+            _ = self
+        }
+        return id
+    }
+
+    /// The result of a finished job (removing it), or nil if it is unknown or still
+    /// running.
+    func takeJobResult(_ id: Int) -> (any Sendable)? {
+        guard let job = jobs[id], job.done else { return nil }
+        jobs[id] = nil
+        return job.result
+    }
+
+    func threadTrap(_ task: TaskRecord, job id: Int) -> Trap {
+        guard let job = jobs[id], !job.done else { return .sleep(until: 0) }
+        job.waiter = task
+        // Cancelled while waiting: the thread finishes on its own; its result is dropped.
+        return .external(.threadWait, cancel: { [weak self] _ in
+            job.waiter = nil
+            self?.jobs[id] = nil
+        })
     }
 
     private func num(_ L: OpaquePointer, _ i: Int32) -> Double { lua_tonumberx(L, i, nil) }
@@ -112,7 +157,10 @@ public final class LuaRuntime {
 
     /// Kernel calls from Lua. Arguments start at index 2. Only non-raising API calls.
     private func kcall(_ L: OpaquePointer, op: Int, nargs: Int32) -> Int32 {
-        guard let call = KCall(rawValue: op) else { return fail("curio: unknown kernel call \(op)") }
+        guard let call = KCall(rawValue: op) else {
+            if op >= 100, kernel != nil { return extensionCall(L, op: op, nargs: nargs) }
+            return fail("curio: unknown kernel call \(op)")
+        }
         switch call {
         case .running:
             lua_pushboolean(L, running ? 1 : 0)
@@ -218,6 +266,7 @@ public final class LuaRuntime {
             lua_pushinteger(L, lua_Integer(k.pendingTimers))
             return 2
         default:
+            if op >= 100 { return extensionCall(L, op: op, nargs: nargs) }
             return fail("curio: kernel call \(op) not available")
         }
     }
