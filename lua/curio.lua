@@ -34,6 +34,7 @@ local OP_RUN, OP_RUNNING = K.K.RUN, K.K.RUNNING
 function curio.run(main, ...)
   if K.kcall(OP_RUNNING) then
     local t = task.spawn(main, ...)
+    t._quiet = true -- its error is re-raised here, not reported as a crash
     t:wait()
     if t._error ~= nil then error(t._error, 0) end
     return unpack(t._results, 1, t._results.n)

@@ -1,1 +1,177 @@
-return {}
+-- curio.queue: Queue (FIFO), PriorityQueue (smallest first, ties FIFO), LifoQueue.
+-- One implementation over three storages. Items are handed straight to waiting
+-- getters, and waiting putters' items straight into the queue, in FIFO order: a
+-- task woken by the kernel was never cancelled at that wait, and a cancelled one was
+-- taken off the wait queue, so no item is ever lost or delivered twice.
+local K = require "curio.kernel"
+local errors = require "curio.errors"
+
+local kwait, kwake, waiting, waitqueue = K.wait, K.wake, K.waiting, K.waitqueue
+local QUEUE_WAIT = K.STATE.QUEUE_WAIT
+local M = {}
+
+-- Storages: push(s, item), pop(s) -> item, s.n = count.
+local fifo = {
+  new = function() return { n = 0, head = 1 } end,
+  push = function(s, v) s[s.head + s.n] = v; s.n = s.n + 1 end,
+  pop = function(s)
+    local h = s.head
+    local v = s[h]
+    s[h] = nil
+    s.head, s.n = h + 1, s.n - 1
+    if s.n == 0 then s.head = 1 end
+    return v
+  end,
+}
+
+local lifo = {
+  new = function() return { n = 0 } end,
+  push = function(s, v) s.n = s.n + 1; s[s.n] = v end,
+  pop = function(s)
+    local v = s[s.n]
+    s[s.n] = nil
+    s.n = s.n - 1
+    return v
+  end,
+}
+
+-- A binary heap of {item, seq}; seq breaks ties so equal items leave FIFO.
+local function before(a, b)
+  if a[1] < b[1] then return true end
+  if b[1] < a[1] then return false end
+  return a[2] < b[2]
+end
+local heap = {
+  new = function() return { n = 0, seq = 0 } end,
+  push = function(s, v)
+    s.seq = s.seq + 1
+    local e = { v, s.seq }
+    local n = s.n + 1
+    s.n = n
+    -- compare first, so an item that `<` cannot order fails before entering the heap
+    while n > 1 do
+      local p = n // 2
+      if not before(e, s[p]) then break end
+      s[n] = s[p]
+      n = p
+    end
+    s[n] = e
+  end,
+  pop = function(s)
+    local top = s[1]
+    local last = s[s.n]
+    s[s.n] = nil
+    s.n = s.n - 1
+    local n = s.n
+    if n > 0 then
+      local i = 1
+      while true do
+        local c = 2 * i
+        if c > n then break end
+        if c < n and before(s[c + 1], s[c]) then c = c + 1 end
+        if not before(s[c], last) then break end
+        s[i] = s[c]
+        i = c
+      end
+      s[i] = last
+    end
+    return top[1]
+  end,
+}
+
+local Queue = { __name = "curio.Queue" }
+Queue.__index = Queue
+
+local function new_queue(storage, maxsize, name)
+  maxsize = maxsize or 0
+  if math.type(maxsize) ~= "integer" or maxsize < 0 then
+    error(("bad argument #1 to '%s' (non-negative integer expected, got %s)"):format(name,
+      math.type(maxsize) or type(maxsize)), 3)
+  end
+  return setmetatable({
+    _s = storage.new(), _st = storage, _maxsize = maxsize, _kind = name,
+    _getters = waitqueue(), _putters = waitqueue(), _joiners = waitqueue(true),
+    _inbox = {},   -- task id -> item handed to a woken getter
+    _outbox = {},  -- task id -> item of a waiting putter
+    _unfinished = 0,
+  }, Queue)
+end
+
+function M.Queue(maxsize) return new_queue(fifo, maxsize, "Queue") end
+function M.LifoQueue(maxsize) return new_queue(lifo, maxsize, "LifoQueue") end
+function M.PriorityQueue(maxsize) return new_queue(heap, maxsize, "PriorityQueue") end
+
+function Queue:__tostring()
+  return ("%s(size=%d, maxsize=%d, getters=%d, putters=%d)"):format(self._kind, self._s.n,
+    self._maxsize, waiting(self._getters), waiting(self._putters))
+end
+
+function Queue:qsize() return self._s.n end
+function Queue:empty() return self._s.n == 0 end
+function Queue:full() return self._maxsize > 0 and self._s.n >= self._maxsize end
+
+local function current_or_raise()
+  local t = K.current()
+  if not t then K.not_in_task(3) end
+  return t
+end
+
+--- put(item): never suspends unless the queue is bounded and full.
+function Queue:put(item)
+  if item == nil then error(errors.CurioError("cannot put nil into a queue"), 2) end
+  local n, tid = kwake(self._getters, 1)
+  if n > 0 then
+    self._inbox[tid] = item
+    self._unfinished = self._unfinished + 1
+    return
+  end
+  if self:full() then
+    local me = current_or_raise()
+    self._outbox[me.id] = item
+    local ok, err = K.wait_nothrow(self._putters, QUEUE_WAIT)
+    if not ok then
+      self._outbox[me.id] = nil
+      error(err, 0)
+    end
+    return -- a getter moved our item into the queue
+  end
+  self._st.push(self._s, item)
+  self._unfinished = self._unfinished + 1
+end
+
+--- get(): the next item, waiting (FIFO among getters) while the queue is empty.
+function Queue:get()
+  local s = self._s
+  if s.n > 0 then
+    local item = self._st.pop(s)
+    local n, tid = kwake(self._putters, 1)
+    if n > 0 then
+      self._st.push(s, self._outbox[tid])
+      self._outbox[tid] = nil
+      self._unfinished = self._unfinished + 1
+    end
+    return item
+  end
+  local me = current_or_raise()
+  kwait(self._getters, QUEUE_WAIT)
+  local item = self._inbox[me.id]
+  self._inbox[me.id] = nil
+  return item
+end
+
+function Queue:task_done()
+  if self._unfinished <= 0 then
+    error(errors.CurioError("task_done() called more times than there were items"), 2)
+  end
+  self._unfinished = self._unfinished - 1
+  if self._unfinished == 0 then kwake(self._joiners, math.maxinteger) end
+end
+
+--- join(): waits until every item put has been marked task_done().
+function Queue:join()
+  if self._unfinished == 0 then return end
+  current_or_raise()
+  kwait(self._joiners, QUEUE_WAIT)
+end
+
+return M

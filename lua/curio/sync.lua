@@ -1,1 +1,226 @@
-return {}
+-- curio.sync: Event, Lock, RLock, Semaphore, BoundedSemaphore, Condition.
+-- All are built on kernel wait queues (FIFO lists of suspended tasks). A release
+-- hands the lock or permit straight to the first waiter (no barging); a waiter that
+-- is cancelled or times out has been taken off the queue by the kernel, so it can
+-- never be handed anything.
+local K = require "curio.kernel"
+local errors = require "curio.errors"
+
+local kwait, kwake, waiting, waitqueue = K.wait, K.wake, K.waiting, K.waitqueue
+local tasks = K.tasks
+local STATE = K.STATE
+local CurioError = errors.CurioError
+
+local M = {}
+
+local function current_or_raise()
+  local t = K.current()
+  if not t then K.not_in_task(3) end
+  return t
+end
+
+local function class(name)
+  local c = { __name = "curio." .. name }
+  c.__index = c
+  c.__tostring = function(o) return ("%s(%s)"):format(name, o:_describe()) end
+  return c
+end
+
+-- A guard returned by hold(): releases once when closed (block exit, error too).
+local Guard = { __name = "curio.Guard" }
+Guard.__index = Guard
+function Guard:close()
+  if not self.released then
+    self.released = true
+    self.owner:release()
+  end
+end
+Guard.__close = Guard.close
+
+local function hold(self)
+  self:acquire()
+  return setmetatable({ owner = self, released = false }, Guard)
+end
+
+-- ------------------------------------------------------------------ Event
+
+local Event = class("Event")
+M.Event = function()
+  return setmetatable({ _set = false, _wq = waitqueue(true) }, Event)
+end
+function Event:_describe() return self._set and "set" or ("unset, waiting=" .. waiting(self._wq)) end
+function Event:is_set() return self._set end
+function Event:set()
+  self._set = true
+  kwake(self._wq, math.maxinteger)
+end
+function Event:clear() self._set = false end
+function Event:wait()
+  if self._set then return end
+  current_or_raise()
+  kwait(self._wq, STATE.EVENT_WAIT)
+end
+
+-- ------------------------------------------------------------------ Lock
+
+local Lock = class("Lock")
+M.Lock = function()
+  return setmetatable({ _owner = false, _wq = waitqueue() }, Lock)
+end
+function Lock:_describe() return self._owner and "locked" or "unlocked" end
+function Lock:locked() return self._owner ~= false end
+function Lock:acquire()
+  local me = current_or_raise()
+  if self._owner == false then
+    self._owner = me
+    return true
+  end
+  kwait(self._wq, STATE.LOCK_WAIT) -- woken only by a release that hands us the lock
+  return true
+end
+function Lock:release()
+  if self._owner == false then error(CurioError("Lock is not acquired"), 2) end
+  local n, tid = kwake(self._wq, 1)
+  self._owner = n > 0 and tasks[tid] or false
+end
+Lock.hold = hold
+
+-- ------------------------------------------------------------------ RLock
+
+local RLock = class("RLock")
+M.RLock = function()
+  return setmetatable({ _owner = false, _count = 0, _wq = waitqueue() }, RLock)
+end
+function RLock:_describe() return self._owner and ("locked, count=" .. self._count) or "unlocked" end
+function RLock:locked() return self._owner ~= false end
+function RLock:acquire()
+  local me = current_or_raise()
+  if self._owner == false then
+    self._owner, self._count = me, 1
+  elseif self._owner == me then
+    self._count = self._count + 1
+  else
+    kwait(self._wq, STATE.LOCK_WAIT)
+  end
+  return true
+end
+function RLock:release()
+  local me = K.current()
+  if self._owner == false or self._owner ~= me then
+    error(CurioError("RLock can only be released by the task that holds it"), 2)
+  end
+  self._count = self._count - 1
+  if self._count > 0 then return end
+  local n, tid = kwake(self._wq, 1)
+  if n > 0 then
+    self._owner, self._count = tasks[tid], 1
+  else
+    self._owner = false
+  end
+end
+RLock.hold = hold
+
+-- ------------------------------------------------------------------ Semaphores
+
+local Semaphore = class("Semaphore")
+local function new_semaphore(cls, n, name)
+  n = n == nil and 1 or n
+  if math.type(n) ~= "integer" or n < 0 then
+    error(("bad argument #1 to '%s' (non-negative integer expected, got %s)"):format(name,
+      math.type(n) or type(n)), 3)
+  end
+  return setmetatable({ _value = n, _bound = n, _wq = waitqueue() }, cls)
+end
+M.Semaphore = function(n) return new_semaphore(Semaphore, n, "Semaphore") end
+function Semaphore:_describe() return ("value=%d, waiting=%d"):format(self._value, waiting(self._wq)) end
+function Semaphore:value() return self._value end
+function Semaphore:locked() return self._value == 0 end
+function Semaphore:acquire()
+  current_or_raise()
+  if self._value > 0 then
+    self._value = self._value - 1
+    return true
+  end
+  kwait(self._wq, STATE.LOCK_WAIT) -- the releaser handed us its permit
+  return true
+end
+function Semaphore:release()
+  if kwake(self._wq, 1) == 0 then
+    self._value = self._value + 1
+  end
+end
+Semaphore.hold = hold
+
+local BoundedSemaphore = class("BoundedSemaphore")
+for k, v in pairs(Semaphore) do if BoundedSemaphore[k] == nil then BoundedSemaphore[k] = v end end
+BoundedSemaphore.__index = BoundedSemaphore
+M.BoundedSemaphore = function(n) return new_semaphore(BoundedSemaphore, n, "BoundedSemaphore") end
+function BoundedSemaphore:release()
+  if waiting(self._wq) == 0 and self._value >= self._bound then
+    error(CurioError("BoundedSemaphore released too many times"), 2)
+  end
+  Semaphore.release(self)
+end
+
+-- ------------------------------------------------------------------ Condition
+
+local Condition = class("Condition")
+M.Condition = function(lock)
+  if lock == nil then
+    lock = M.Lock()
+  elseif getmetatable(lock) ~= Lock and getmetatable(lock) ~= RLock then
+    error(("bad argument #1 to 'Condition' (Lock or RLock expected, got %s)"):format(type(lock)), 2)
+  end
+  return setmetatable({ _lock = lock, _wq = waitqueue() }, Condition)
+end
+function Condition:_describe() return ("%s, waiting=%d"):format(self._lock:_describe(), waiting(self._wq)) end
+function Condition:locked() return self._lock:locked() end
+function Condition:acquire() return self._lock:acquire() end
+function Condition:release() return self._lock:release() end
+Condition.hold = hold
+
+local function check_held(self, what)
+  local me = K.current()
+  if me == nil then K.not_in_task(4) end
+  if self._lock._owner ~= me then
+    error(CurioError(("Condition:%s() called without holding its lock"):format(what)), 3)
+  end
+end
+
+local disable_cancellation = nil
+--- Releases the lock, waits to be notified, and re-acquires the lock before
+--- returning — also before a cancellation or timeout propagates.
+function Condition:wait()
+  check_held(self, "wait")
+  local lock = self._lock
+  local count = lock._count
+  if count then lock._count = 1 end
+  lock:release()
+  local ok, err = K.wait_nothrow(self._wq, STATE.EVENT_WAIT)
+  disable_cancellation = disable_cancellation or require("curio.time").disable_cancellation
+  disable_cancellation(lock.acquire, lock)
+  if count then lock._count = count end
+  if not ok then error(err, 0) end
+end
+
+function Condition:wait_for(predicate)
+  while true do
+    local r = predicate()
+    if r then return r end
+    self:wait()
+  end
+end
+
+function Condition:notify(n)
+  check_held(self, "notify")
+  kwake(self._wq, n or 1)
+end
+
+function Condition:notify_all()
+  check_held(self, "notify_all")
+  kwake(self._wq, math.maxinteger)
+end
+
+M.classes = { Event = Event, Lock = Lock, RLock = RLock, Semaphore = Semaphore,
+  BoundedSemaphore = BoundedSemaphore, Condition = Condition }
+return M

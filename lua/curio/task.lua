@@ -149,6 +149,7 @@ local function register(t)
   t.id = core.spawn(t._co, t.daemon)
   t.parent_id = parent and parent.id or 0
   tasks[t.id] = t
+  if parent and rawget(parent, "_locals") then require("curio.local").inherit(parent, t) end
   return t
 end
 
