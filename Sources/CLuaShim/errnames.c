@@ -75,3 +75,20 @@ int l_isdir_impl(lua_State *L) {
     lua_pushboolean(L, stat(luaL_checkstring(L, 1), &st) == 0 && S_ISDIR(st.st_mode));
     return 1;
 }
+
+#include <unistd.h>
+#include <limits.h>
+/* core.exepath() -> absolute path of the running executable */
+int l_exepath_impl(lua_State *L) {
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n < 0) return 0;
+    lua_pushlstring(L, buf, (size_t)n);
+    return 1;
+}
+
+/* core.getpid() */
+int l_getpid_impl(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)getpid());
+    return 1;
+}

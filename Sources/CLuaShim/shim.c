@@ -200,6 +200,8 @@ int l_strerror_impl(lua_State *L);
 int l_errname_impl(lua_State *L);
 int l_listdir_impl(lua_State *L);
 int l_isdir_impl(lua_State *L);
+int l_exepath_impl(lua_State *L);
+int l_getpid_impl(lua_State *L);
 #define l_errname l_errname_impl
 
 int luaopen_curio_core(lua_State *L) {
@@ -210,6 +212,8 @@ int luaopen_curio_core(lua_State *L) {
         {"errname", l_errname},
         {"listdir", l_listdir_impl},
         {"isdir", l_isdir_impl},
+        {"exepath", l_exepath_impl},
+        {"getpid", l_getpid_impl},
         {NULL, NULL},
     };
     luaL_newlib(L, fns);

@@ -157,7 +157,10 @@ local function main_task(o, argv, curio)
     if not chunk then error({ syntax = err }, 0) end
     local script_args = {}
     for i = o.script + 1, #argv do script_args[#script_args + 1] = argv[i] end
-    chunk(table.unpack(script_args))
+    -- Called from C (xpcall), so tracebacks say "in main chunk" as lua's do.
+    local task = require "curio.task"
+    local ok, e = xpcall(chunk, task.msgh, table.unpack(script_args))
+    if not ok then error(e, 0) end
   end
   if o.interactive then run_repl(curio) end
 end

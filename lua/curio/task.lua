@@ -78,7 +78,9 @@ end
 -- values so the traceback travels with them.
 local Wrapped = {}
 local function msgh(e)
-  if type(e) == "table" and getmetatable(e) ~= nil and rawget(getmetatable(e), "kind") then
+  local mt = type(e) == "table" and getmetatable(e)
+  if mt == Wrapped then return e end -- already carries its traceback
+  if mt and rawget(mt, "kind") then
     if rawget(e, "traceback") == nil then rawset(e, "traceback", debug.traceback("", 2)) end
     return e
   end

@@ -31,8 +31,9 @@ function M.TaskGroup(opts)
     _members = {},     -- non-daemon tasks, in the order they were added
     _daemons = {},
     _running = 0,      -- non-daemon members not finished
-    _finished = {},    -- finished tasks not yet returned by next_done
+    _finished = {},    -- finished tasks not yet returned by next_done: [_fhead, _ftail]
     _fhead = 1,
+    _ftail = 0,
     _wq = K.waitqueue(true),
     _closed = false,
     completed = nil,
@@ -46,7 +47,8 @@ end
 -- Called from the member task itself as it finishes.
 function TaskGroup:_task_done(t)
   if not t.daemon then self._running = self._running - 1 end
-  self._finished[#self._finished + 1] = t
+  self._ftail = self._ftail + 1
+  self._finished[self._ftail] = t
   if self.completed == nil then
     local w = self._wait
     if w == "any" and not t.daemon then
@@ -91,7 +93,7 @@ end
 
 --- The next finished member (in finishing order), or nil when none remain.
 function TaskGroup:next_done()
-  while self._fhead > #self._finished do
+  while self._fhead > self._ftail do
     local alive = self._running > 0
     if not alive then
       for _, d in ipairs(self._daemons) do if not d:done() then alive = true break end end
