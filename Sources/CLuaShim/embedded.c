@@ -52,6 +52,10 @@ static const char m_cli[] = {
 #embed "../../lua/curio/cli.lua"
 , 0};
 
+static const char m_embed[] = {
+#embed "../../lua/curio/embed.lua"
+, 0};
+
 static const struct { const char *name; const char *src; size_t len; } modules[] = {
     {"curio", m_curio, sizeof m_curio - 1},
     {"curio.errors", m_errors, sizeof m_errors - 1},
@@ -68,6 +72,7 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.network", m_network, sizeof m_network - 1},
     {"curio.test", m_test, sizeof m_test - 1},
     {"curio.cli", m_cli, sizeof m_cli - 1},
+    {"curio.embed", m_embed, sizeof m_embed - 1},
 };
 
 const char *cl_embedded_source(const char *name, size_t *len) {

@@ -145,25 +145,48 @@ static int call_module_p(lua_State *L) {
     return 1;
 }
 
-int cl_call_module(lua_State *L, const char *module, const char *fn,
-                   int argc, const char *const *argv, char *err, size_t errlen) {
-    if (!lua_checkstack(L, 6)) return -1;
+static int tostring_result_p(lua_State *L) {
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
+int cl_call_module_text(lua_State *L, const char *module, const char *fn,
+                        int argc, const char *const *argv, char *out, size_t outlen, int *status) {
+    if (!lua_checkstack(L, 8)) return -1;
     int top = lua_gettop(L);
     lua_pushcfunction(L, call_module_p);
     lua_pushlightuserdata(L, (void *)module);
     lua_pushlightuserdata(L, (void *)fn);
     lua_pushinteger(L, argc);
     lua_pushlightuserdata(L, (void *)argv);
-    int rc;
-    if (lua_pcall(L, 4, 1, 0) != LUA_OK) {
-        const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(error object is not a string)";
-        if (err && errlen) snprintf(err, errlen, "%s", m);
-        rc = -1;
-    } else {
-        rc = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+    int rc = lua_pcall(L, 4, 1, 0) == LUA_OK ? 0 : -1;
+    if (status) *status = (rc == 0 && lua_isinteger(L, -1)) ? (int)lua_tointeger(L, -1) : 0;
+    if (out && outlen) {
+        out[0] = 0;
+        lua_pushcfunction(L, tostring_result_p);
+        lua_pushvalue(L, -2);
+        if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+            size_t len;
+            const char *s = lua_tolstring(L, -1, &len);
+            size_t n = len < outlen - 1 ? len : outlen - 1;
+            memcpy(out, s, n);
+            out[n] = 0;
+        }
     }
     lua_settop(L, top);
     return rc;
+}
+
+int cl_call_module(lua_State *L, const char *module, const char *fn,
+                   int argc, const char *const *argv, char *err, size_t errlen) {
+    int status = 0;
+    char *buf = err;
+    char scratch[1];
+    if (!buf || !errlen) { buf = scratch; errlen = sizeof scratch; }
+    int rc = cl_call_module_text(L, module, fn, argc, argv, buf, errlen, &status);
+    if (rc != 0) return -1;
+    if (err && errlen) err[0] = 0;
+    return status;
 }
 
 /* ---- curio.core: the few primitives the Lua library is built on */

@@ -69,6 +69,33 @@ public final class LuaRuntime {
         return (rc, nil)
     }
 
+    public struct ScriptError: Swift.Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+    }
+
+    /// Runs Lua `source` as the main task of a fresh kernel (so it may block) and
+    /// returns `tostring` of its first result. Errors carry the Lua message.
+    @discardableResult
+    public func run(_ source: String, name: String = "=swift") throws(ScriptError) -> String {
+        try callText("curio.embed", "run_string", [source, name])
+    }
+
+    func callText(_ module: String, _ function: String, _ args: [String]) throws(ScriptError) -> String {
+        var cargs = args.map { strdup($0) }
+        defer { cargs.forEach { free($0) } }
+        var out = [CChar](repeating: 0, count: 64 * 1024)
+        var status: Int32 = 0
+        let rc = cargs.withUnsafeMutableBufferPointer { b -> Int32 in
+            b.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: b.count) { p in
+                cl_call_module_text(L, module, function, Int32(b.count), p, &out, out.count, &status)
+            }
+        }
+        let text = String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if rc != 0 { throw ScriptError(message: text) }
+        return text
+    }
+
     // MARK: the C host interface
 
     func fail(_ message: String) -> Int32 {

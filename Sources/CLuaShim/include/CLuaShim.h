@@ -39,6 +39,11 @@ int cl_unref(lua_State *L, int ref);
 int cl_call_module(lua_State *L, const char *module, const char *fn,
                    int argc, const char *const *argv, char *err, size_t errlen);
 
+/// Like cl_call_module, but copies tostring() of the first result (or of the
+/// error) into `out`; returns 0 or -1 (error); `status` gets an integer result.
+int cl_call_module_text(lua_State *L, const char *module, const char *fn,
+                        int argc, const char *const *argv, char *out, size_t outlen, int *status);
+
 /// Pushes a string onto `L` in protected mode (for results crossing from Swift).
 /// Returns 0, or -1 if memory ran out (nothing pushed).
 int cl_pushlstring(lua_State *L, const char *s, size_t len);

@@ -1,0 +1,271 @@
+import XCTest
+@testable import CurioKernel
+
+/// A task body driven by a closure: step n of the task gets the resumption value and
+/// returns the next trap.
+final class ScriptedBody: TaskBody {
+    var steps = 0
+    var resumptions: [Resumption] = []
+    var onTerminate: (() -> Void)?
+    let script: (Int, Resumption) -> Trap
+
+    init(_ script: @escaping (Int, Resumption) -> Trap) { self.script = script }
+
+    func step(_ task: TaskRecord, _ resume: Resumption, kernel: Kernel) -> Trap {
+        defer { steps += 1 }
+        if steps > 0 { resumptions.append(resume) }
+        return script(steps, resume)
+    }
+
+    func terminated(_ task: TaskRecord, kernel: Kernel) { onTerminate?() }
+}
+
+final class KernelTests: XCTestCase {
+    func testSpawnRunsToExit() throws {
+        let k = try Kernel()
+        var log: [String] = []
+        let body = ScriptedBody { n, _ in
+            log.append("step \(n)")
+            return n < 2 ? .sleep(until: 0) : .exit
+        }
+        let t = k.spawn(body)
+        XCTAssertEqual(t.state, .ready)
+        k.runUntilComplete(t)
+        XCTAssertEqual(log, ["step 0", "step 1", "step 2"])
+        XCTAssertEqual(t.state, .terminated)
+        XCTAssertEqual(t.cycles, 3)
+        XCTAssertEqual(k.taskCount, 0)
+    }
+
+    func testFairnessACycleRunsOnlyTasksReadyAtItsStart() throws {
+        let k = try Kernel()
+        var log: [String] = []
+        var spawned = false
+        let a = k.spawn(ScriptedBody { n, _ in
+            log.append("a\(n)")
+            if n == 0 && !spawned {
+                spawned = true
+                k.spawn(ScriptedBody { _, _ in log.append("c"); return .exit })
+            }
+            return n < 2 ? .sleep(until: 0) : .exit
+        })
+        k.spawn(ScriptedBody { n, _ in
+            log.append("b\(n)")
+            return n < 2 ? .sleep(until: 0) : .exit
+        })
+        k.runUntilComplete(a)
+        XCTAssertEqual(Array(log.prefix(5)), ["a0", "b0", "c", "a1", "b1"])
+    }
+
+    func testTimersFireInDeadlineOrder() throws {
+        let k = try Kernel()
+        var order: [Double] = []
+        let start = k.clock()
+        for d in [0.03, 0.01, 0.02] {
+            k.spawn(ScriptedBody { n, r in
+                if n == 0 { return .sleep(until: start + d) }
+                if case .value(let clock) = r { XCTAssertGreaterThanOrEqual(clock, start + d) }
+                order.append(d)
+                return .exit
+            })
+        }
+        let main = k.spawn(ScriptedBody { n, _ in n == 0 ? .sleep(until: start + 0.05) : .exit })
+        k.runUntilComplete(main)
+        XCTAssertEqual(order, [0.01, 0.02, 0.03])
+    }
+
+    func testCancelBlockedTaskRemovesItFromTheQueue() throws {
+        let k = try Kernel()
+        let q = WaitQueue()
+        let body = ScriptedBody { n, _ in n == 0 ? .wait(q, .lockWait) : .exit }
+        let t = k.spawn(body)
+        k.cycle()
+        XCTAssertEqual(t.state, .lockWait)
+        XCTAssertEqual(q.count, 1)
+        XCTAssertTrue(k.cancel(t))
+        XCTAssertEqual(q.count, 0)
+        XCTAssertFalse(k.cancel(t), "only the first cancellation counts")
+        k.runUntilComplete(t)
+        XCTAssertEqual(body.resumptions, [.cancel(.cancelled)])
+    }
+
+    func testCancelOfAReadyTaskIsDeliveredAtItsNextBlockingCall() throws {
+        let k = try Kernel()
+        let body = ScriptedBody { n, _ in n < 2 ? .sleep(until: 0) : .exit }
+        let t = k.spawn(body)
+        XCTAssertTrue(k.cancel(t))
+        XCTAssertEqual(t.cancelPending, .cancelled)
+        k.runUntilComplete(t)
+        XCTAssertEqual(body.resumptions.first, .cancel(.cancelled))
+    }
+
+    func testCancellationIsDeferredWhileDisabled() throws {
+        let k = try Kernel()
+        var t: TaskRecord!
+        let start = k.clock()
+        let body = ScriptedBody { n, _ in
+            switch n {
+            case 0: k.adjustCancelDisabled(t, by: 1); return .sleep(until: start + 0.02)
+            case 1: k.adjustCancelDisabled(t, by: -1); return .sleep(until: 0)
+            default: return .exit
+            }
+        }
+        t = k.spawn(body)
+        k.cycle()
+        k.cancel(t)
+        XCTAssertEqual(t.state, .sleep, "still sleeping: cancellation is disabled")
+        k.runUntilComplete(t)
+        XCTAssertEqual(body.resumptions.count, 2)
+        if case .value = body.resumptions[0] {} else { XCTFail("the sleep completed normally") }
+        XCTAssertEqual(body.resumptions[1], .cancel(.cancelled))
+    }
+
+    func testTimeoutInterruptsABlockedTask() throws {
+        let k = try Kernel()
+        var t: TaskRecord!
+        var verdict: Kernel.TimeoutVerdict?
+        var prior: Double?
+        let body = ScriptedBody { n, r in
+            switch n {
+            case 0:
+                prior = k.enterDeadline(t, k.clock() + 0.01)
+                return .sleep(until: k.clock() + 10)
+            default:
+                guard case .cancel(.timeout(let clock)) = r else { XCTFail("expected a timeout"); return .exit }
+                verdict = k.leaveDeadline(t, prior: prior, timeoutClock: clock)
+                return .exit
+            }
+        }
+        t = k.spawn(body)
+        let started = k.clock()
+        k.runUntilComplete(t)
+        XCTAssertLessThan(k.clock() - started, 1)
+        XCTAssertEqual(verdict, .ours)
+        XCTAssertNil(t.timeout)
+    }
+
+    func testNestedDeadlineVerdicts() throws {
+        let k = try Kernel()
+        let t = k.spawn(ScriptedBody { _, _ in .exit })
+        let now = k.clock()
+        // outer expired, inner not: the inner block sees the outer's timeout
+        let p0 = k.enterDeadline(t, now - 1)
+        let p1 = k.enterDeadline(t, now + 100)
+        XCTAssertEqual(t.timeout, now - 1, "a deadline never extends an outer one")
+        XCTAssertEqual(k.leaveDeadline(t, prior: p1, timeoutClock: now), .outer)
+        XCTAssertEqual(k.leaveDeadline(t, prior: p0, timeoutClock: now), .ours)
+        // nothing expired: a stray timeout is uncaught
+        let p2 = k.enterDeadline(t, now + 100)
+        XCTAssertEqual(k.leaveDeadline(t, prior: p2, timeoutClock: now), .uncaught)
+        XCTAssertEqual(k.leaveDeadline(t, prior: nil, timeoutClock: nil), .propagate)
+    }
+
+    func testCancelledTimeoutsDoNotPileUp() throws {
+        let k = try Kernel()
+        let t = k.spawn(ScriptedBody { _, _ in .exit })
+        for _ in 0..<10_000 {
+            let p = k.enterDeadline(t, k.clock() + 60)
+            _ = k.leaveDeadline(t, prior: p, timeoutClock: nil)
+        }
+        XCTAssertEqual(k.pendingTimers, 0)
+        k.runUntilComplete(t)
+    }
+
+    func testWaitQueueWakesFIFO() throws {
+        let k = try Kernel()
+        let q = WaitQueue()
+        var order: [Int] = []
+        var tasks: [TaskRecord] = []
+        for i in 0..<3 {
+            tasks.append(k.spawn(ScriptedBody { n, r in
+                if n == 0 { return .wait(q, .queueWait) }
+                if case .value(let v) = r { order.append(i * 100 + Int(v)) }
+                return .exit
+            }))
+        }
+        k.cycle()
+        XCTAssertEqual(q.waiterIds, tasks.map(\.id))
+        let (n, first) = k.wake(q, count: 2, value: 7)
+        XCTAssertEqual(n, 2)
+        XCTAssertTrue(first === tasks[0])
+        k.cycle()
+        XCTAssertEqual(order, [7, 107])
+        k.wake(q, count: .max, value: 1)
+        k.runUntilComplete(tasks[2])
+        XCTAssertEqual(order, [7, 107, 201])
+    }
+
+    func testJoinWaitsForTermination() throws {
+        let k = try Kernel()
+        var log: [String] = []
+        let child = k.spawn(ScriptedBody { n, _ in
+            log.append("child \(n)")
+            return n == 0 ? .sleep(until: k.clock() + 0.01) : .exit
+        })
+        let parent = k.spawn(ScriptedBody { n, _ in
+            log.append("parent \(n)")
+            return n == 0 ? .join(child) : .exit
+        })
+        k.runUntilComplete(parent)
+        XCTAssertEqual(log, ["child 0", "parent 0", "child 1", "parent 1"])
+    }
+
+    func testWorkOnAnotherThreadWakesTheKernel() throws {
+        let k = try Kernel()
+        var got: Int?
+        var t: TaskRecord!
+        let body = ScriptedBody { n, _ in
+            if n == 0 {
+                k.runInThread({ () -> any Sendable in
+                    usleep(20_000)
+                    return 42
+                }, completion: { result in
+                    got = result as? Int
+                    k.resumeExternal(t, .value(1))
+                })
+                return .external(.threadWait, cancel: nil)
+            }
+            return .exit
+        }
+        t = k.spawn(body)
+        k.cycle()
+        XCTAssertEqual(t.state, .threadWait)
+        k.runUntilComplete(t)
+        XCTAssertEqual(got, 42)
+        XCTAssertEqual(body.resumptions, [.value(1)])
+    }
+
+    func testInboxPostFromAnotherThread() throws {
+        let k = try Kernel()
+        let inbox = k.inbox
+        var woke = false
+        let t = k.spawn(ScriptedBody { n, _ in
+            if n == 0 {
+                Thread.detachNewThread { usleep(10_000); inbox.wake() }
+                return .sleep(until: k.clock() + 0.05)
+            }
+            woke = true
+            return .exit
+        })
+        k.runUntilComplete(t)
+        XCTAssertTrue(woke)
+    }
+
+    func testShutdownCancelsNewestFirst() throws {
+        let k = try Kernel()
+        var order: [Int] = []
+        var ids: [Int] = []
+        for _ in 0..<3 {
+            let body = ScriptedBody { n, r in
+                n == 0 ? .sleep(until: k.clock() + 100) : .exit
+            }
+            let t = k.spawn(body)
+            ids.append(t.id)
+            body.onTerminate = { order.append(t.id) }
+        }
+        let main = k.spawn(ScriptedBody { _, _ in .exit })
+        k.runUntilComplete(main)
+        XCTAssertEqual(order, ids.reversed())
+        XCTAssertEqual(k.taskCount, 0)
+    }
+}

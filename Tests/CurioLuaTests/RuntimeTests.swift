@@ -1,0 +1,71 @@
+import XCTest
+@testable import CurioLua
+
+final class RuntimeTests: XCTestCase {
+    func testRunsAScriptAsAMainTask() throws {
+        let rt = try LuaRuntime()
+        let out = try rt.run("""
+            local curio = require "curio"
+            local t = curio.spawn(function(x) curio.sleep(0.01) return x * 2 end, 21)
+            return t:join()
+            """)
+        XCTAssertEqual(out, "42")
+    }
+
+    func testEachRunGetsAFreshKernel() throws {
+        let rt = try LuaRuntime()
+        XCTAssertEqual(try rt.run("return require('curio').current_task().id"), "1")
+        XCTAssertEqual(try rt.run("return require('curio').current_task().id"), "1")
+        XCTAssertNil(rt.kernel, "the kernel is dropped when the run ends")
+    }
+
+    func testErrorsComeBackAsSwiftErrors() throws {
+        let rt = try LuaRuntime()
+        XCTAssertThrowsError(try rt.run("error('bad thing')", name: "=plugin")) { e in
+            XCTAssertEqual((e as? LuaRuntime.ScriptError)?.message, "plugin:1: bad thing")
+        }
+        XCTAssertThrowsError(try rt.run("x = = 1", name: "=plugin")) { e in
+            XCTAssertTrue("\(e)".contains("plugin:1:"))
+        }
+    }
+
+    func testTimeoutsAndCancellationWorkFromAnEmbedding() throws {
+        let rt = try LuaRuntime()
+        let out = try rt.run("""
+            local curio = require "curio"
+            local ok, e = pcall(curio.timeout_after, 0.01, curio.sleep, 5)
+            return e.kind
+            """)
+        XCTAssertEqual(out, "TaskTimeout")
+    }
+
+    func testBlockingOutsideATaskIsNotInTask() throws {
+        let rt = try LuaRuntime()
+        // callModule runs outside any kernel: a blocking call must fail cleanly.
+        let (_, err) = rt.callModule("curio", "schedule", [])
+        XCTAssertEqual(err, "NotInTask: must be called inside a curio task")
+    }
+
+    func testSeveralRuntimesOnSeveralThreads() throws {
+        let group = DispatchGroup()
+        let results = ResultsBox()
+        for i in 0..<4 {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                guard let rt = try? LuaRuntime() else { return }
+                let r = try? rt.run("local c = require 'curio'; c.sleep(0.02); return \(i)")
+                results.append(r ?? "fail")
+            }
+        }
+        group.wait()
+        XCTAssertEqual(results.values.sorted(), ["0", "1", "2", "3"])
+    }
+}
+
+final class ResultsBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var v: [String] = []
+    func append(_ s: String) { lock.lock(); v.append(s); lock.unlock() }
+    var values: [String] { lock.lock(); defer { lock.unlock() }; return v }
+}
