@@ -44,18 +44,18 @@ end
 local heap = {
   new = function() return { n = 0, seq = 0 } end,
   push = function(s, v)
-    s.seq = s.seq + 1
-    local e = { v, s.seq }
+    local e = { v, s.seq + 1 }
+    -- find the slot first, moving nothing, so an item that `<` cannot order
+    -- raises before the heap changes
     local n = s.n + 1
-    s.n = n
-    -- compare first, so an item that `<` cannot order fails before entering the heap
-    while n > 1 do
-      local p = n // 2
-      if not before(e, s[p]) then break end
-      s[n] = s[p]
-      n = p
+    local k = n
+    while k > 1 and before(e, s[k // 2]) do k = k // 2 end
+    s.seq, s.n = s.seq + 1, n
+    while n > k do
+      s[n] = s[n // 2]
+      n = n // 2
     end
-    s[n] = e
+    s[k] = e
   end,
   pop = function(s)
     local top = s[1]
