@@ -1,0 +1,33 @@
+-- The examples are part of the documentation: they must keep running.
+local core = require "curio.core"
+local exe = core.exepath()
+
+local function run(args)
+  local p = io.popen("'" .. exe .. "' " .. args .. " 2>&1; echo \"rc=$?\"")
+  local out = p:read("a")
+  p:close()
+  local body, rc = out:match("^(.-)rc=(%d+)\n$")
+  return body, tonumber(rc)
+end
+
+describe("examples", function()
+  it("tour.lua", function()
+    local out, rc = run("examples/tour.lua")
+    assert.equal(0, rc, out)
+    assert.matches("countdown says:\tliftoff\n", out)
+    assert.matches("worker unwinding:\tTaskCancelled\n", out)
+    assert.matches("inner block sees:\tTimeoutCancellationError\nouter block gets:\tTaskTimeout\n", out)
+    assert.matches("first finished:\tfast\n", out)
+    assert.matches("generator:\t1\t2\t3\n", out)
+  end)
+
+  it("pipeline.lua", function()
+    local out, rc = run("examples/pipeline.lua 30 3")
+    assert.equal(0, rc, out)
+    -- 1^2 + ... + 30^2
+    assert.matches("processed 30 items, sum of squares 9455\n", out)
+    local handled = 0
+    for n in out:gmatch("handled (%d+)") do handled = handled + tonumber(n) end
+    assert.equal(30, handled)
+  end)
+end)
