@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# scripts/test.sh: setup, build, then every test: Swift (kernel, runtime) and Lua
+# (curio-lua test). The last line is the Lua runner's "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh || exit 1
+bin=$(scripts/build.sh debug) || exit 1
+status=0
+swift build --build-tests >/dev/null 2>&1 || { swift build --build-tests; exit 1; }
+swift test --skip-build 2>&1 | grep -E "error|failed|Executed .* tests" | tail -5
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+if [ -x benchmarks/run.sh ]; then
+  BENCH_SMOKE=1 benchmarks/run.sh >/dev/null 2>&1 || { echo "benchmark smoke run failed" >&2; status=1; }
+fi
+"$bin" test Tests/lua || status=1
+exit $status
