@@ -92,3 +92,9 @@ int l_getpid_impl(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)getpid());
     return 1;
 }
+
+/* core.isatty(fd) */
+int l_isatty_impl(lua_State *L) {
+    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+    return 1;
+}

@@ -225,6 +225,7 @@ int l_listdir_impl(lua_State *L);
 int l_isdir_impl(lua_State *L);
 int l_exepath_impl(lua_State *L);
 int l_getpid_impl(lua_State *L);
+int l_isatty_impl(lua_State *L);
 #define l_errname l_errname_impl
 
 int luaopen_curio_core(lua_State *L) {
@@ -237,6 +238,7 @@ int luaopen_curio_core(lua_State *L) {
         {"isdir", l_isdir_impl},
         {"exepath", l_exepath_impl},
         {"getpid", l_getpid_impl},
+        {"isatty", l_isatty_impl},
         {NULL, NULL},
     };
     luaL_newlib(L, fns);

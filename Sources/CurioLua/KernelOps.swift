@@ -3,7 +3,7 @@
 enum KCall: Int {
     case current = 1, clock, cancel, taskInfo, timeoutEnter, timeoutLeave, cancelDisable,
          cancelPending, wqNew, wqFree, wqWake, wqLen, run, running, fdForget, fdWaiter,
-         interrupted, taskCount, readyInfo
+         interrupted, taskCount, readyInfo, readLine, jobString
 }
 
 enum TrapOp: Int {

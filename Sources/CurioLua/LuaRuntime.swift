@@ -288,6 +288,17 @@ public final class LuaRuntime {
         case .taskCount:
             lua_pushinteger(L, lua_Integer(k.taskCount))
             return 1
+        case .readLine:
+            // Reads one line of standard input on the thread pool (the REPL uses it
+            // so that other tasks keep running while the prompt waits).
+            guard let id = submitJob({ () -> any Sendable in readLine(strippingNewline: true) as String? }) else {
+                return fail("curio: no kernel is running")
+            }
+            lua_pushinteger(L, lua_Integer(id))
+            return 1
+        case .jobString:
+            guard let s = takeJobResult(int(L, 2)) as? String? , let s else { lua_pushnil(L); return 1 }
+            return pushString(L, s)
         case .readyInfo:
             lua_pushinteger(L, lua_Integer(k.readyCount))
             lua_pushinteger(L, lua_Integer(k.pendingTimers))
@@ -296,6 +307,15 @@ public final class LuaRuntime {
             if op >= 100 { return extensionCall(L, op: op, nargs: nargs) }
             return fail("curio: kernel call \(op) not available")
         }
+    }
+
+    /// Pushes a Swift string (protected: allocation may fail). Returns 1, or -1.
+    func pushString(_ L: OpaquePointer, _ s: String) -> Int32 {
+        var s = s
+        let rc = s.withUTF8 { b in
+            b.withMemoryRebound(to: CChar.self) { c in cl_pushlstring(L, c.baseAddress, c.count) }
+        }
+        return rc == 0 ? 1 : fail("not enough memory")
     }
 
     private func interrupted(_ n: Int) {

@@ -112,6 +112,13 @@ describe("curio-lua CLI", function()
     assert.matches("^ready\nmain TaskCancelled\nchild TaskCancelled\n$", out)
   end)
 
+  it("keeps other tasks running while the REPL waits for a line", function()
+    local out, rc = sh("(sleep 0.4; echo 'print(\"typed\")') | '" .. exe .. "' -i -e " ..
+      "'local c = require \"curio\"; c.spawn(function() c.sleep(0.05) print(\"background ran\") end)'")
+    assert.equal(0, rc, out)
+    assert.matches("> background ran\ntyped\n", out)
+  end)
+
   it("os.exit sets the exit status", function()
     local _, rc = run("-e 'os.exit(3)'")
     assert.equal(3, rc)

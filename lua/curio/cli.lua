@@ -98,10 +98,14 @@ local function load_script(name)
 end
 
 local function run_repl(curio)
+  local K = require "curio.kernel"
+  -- Lines are read on a worker thread, so tasks keep running at the prompt.
   local function readline(prompt)
     io.stdout:write(prompt)
     io.stdout:flush()
-    return io.stdin:read("l")
+    local job = K.kcall(K.K.READ_LINE)
+    K.trap(K.T.THREAD, job)
+    return K.kcall(K.K.JOB_STRING, job)
   end
   while true do
     local line = readline("> ")
@@ -184,7 +188,7 @@ function M.main(prog, ...)
   if o.version then print(_VERSION .. " (curio-lua 0.1)  Copyright (C) 1994-2022 Lua.org, PUC-Rio") end
   local interactive_default = not o.script and #o.actions == 0 and not o.version
   if interactive_default then
-    local tty = os.execute("test -t 0") == true
+    local tty = require("curio.core").isatty(0)
     if tty then
       o.interactive = true
       print(_VERSION .. " (curio-lua 0.1)  Copyright (C) 1994-2022 Lua.org, PUC-Rio")
