@@ -188,23 +188,28 @@ static int l_accept(lua_State *L) {
     return 1 + push_sockaddr(L, &ss, len);
 }
 
-/* recv(fd, n) -> data ("" at end of stream) | nil, errno */
+/* recv(fd, n) -> data ("" at end of stream) | nil, errno. Receives into the
+ * thread's buffer first, so a large n costs an allocation only when that much
+ * data is actually waiting. */
 static int l_recv(lua_State *L) {
     int fd = fd_arg(L);
     lua_Integer n = luaL_checkinteger(L, 2);
     if (n <= 0) { lua_pushliteral(L, ""); return 1; }
+    size_t first = n < RBUF ? (size_t)n : RBUF;
     ssize_t r;
-    if (n <= RBUF) {
-        do r = recv(fd, rbuf, (size_t)n, 0); while (r < 0 && errno == EINTR);
-        if (r < 0) return fail(L, errno);
+    do r = recv(fd, rbuf, first, 0); while (r < 0 && errno == EINTR);
+    if (r < 0) return fail(L, errno);
+    if ((size_t)r < first || (size_t)n == first) {
         lua_pushlstring(L, rbuf, (size_t)r);
         return 1;
     }
+    /* The buffer filled up: take up to n - RBUF more without waiting. */
     luaL_Buffer b;
     char *p = luaL_buffinitsize(L, &b, (size_t)n);
-    do r = recv(fd, p, (size_t)n, 0); while (r < 0 && errno == EINTR);
-    if (r < 0) return fail(L, errno);
-    luaL_pushresultsize(&b, (size_t)r);
+    memcpy(p, rbuf, RBUF);
+    ssize_t more;
+    do more = recv(fd, p + RBUF, (size_t)n - RBUF, 0); while (more < 0 && errno == EINTR);
+    luaL_pushresultsize(&b, RBUF + (more > 0 ? (size_t)more : 0));
     return 1;
 }
 

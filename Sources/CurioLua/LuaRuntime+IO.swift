@@ -190,7 +190,7 @@ extension LuaRuntime {
         return 1
     }
 
-    private func pushString(_ L: OpaquePointer, _ s: String) -> Bool {
+    private func pushText(_ L: OpaquePointer, _ s: String) -> Bool {
         var s = s
         return s.withUTF8 { cl_pushlstring(L, $0.baseAddress, $0.count) } == 0
     }
@@ -205,21 +205,21 @@ extension LuaRuntime {
                 lua_pushinteger(L, lua_Integer(a.family))
                 lua_pushinteger(L, lua_Integer(a.type))
                 lua_pushinteger(L, lua_Integer(a.proto))
-                guard pushString(L, a.host) else { return fail(oom) }
+                guard pushText(L, a.host) else { return fail(oom) }
                 lua_pushinteger(L, lua_Integer(a.port))
             }
             return Int32(list.count * 5 + 1)
         case .gaiError(let code, let name, let message):
             lua_pushnil(L)
             lua_pushinteger(L, lua_Integer(code))
-            guard pushString(L, name), pushString(L, message) else { return fail(oom) }
+            guard pushText(L, name), pushText(L, message) else { return fail(oom) }
             return 4
         case .errno(let e):
             lua_pushnil(L)
             lua_pushinteger(L, lua_Integer(e))
             return 2
         case .bytes(let b):
-            if b.isEmpty { return pushString(L, "") ? 1 : fail(oom) }
+            if b.isEmpty { return pushText(L, "") ? 1 : fail(oom) }
             let rc = b.withUnsafeBufferPointer { p in
                 p.withMemoryRebound(to: CChar.self) { cl_pushlstring(L, $0.baseAddress, $0.count) }
             }
