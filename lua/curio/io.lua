@@ -84,7 +84,7 @@ function FdRaw:close()
   local fd = self.fd
   if fd < 0 then return end
   self.fd = -1
-  kcall(FD_FORGET, fd)
+  pcall(kcall, FD_FORGET, fd)
   c.close(fd)
 end
 
