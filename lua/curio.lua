@@ -41,7 +41,7 @@ function curio.run(main, ...)
   end
   local t = curio._run_main(main, ...)
   if t._error ~= nil then error(t._error, 0) end
-  if t._results == nil then error(errors.CurioError("main task did not finish"), 0) end
+  if not t._results then error(errors.CurioError("main task did not finish"), 0) end
   return unpack(t._results, 1, t._results.n)
 end
 

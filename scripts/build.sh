@@ -9,6 +9,8 @@ if [ -n "$(find lua -newer Sources/CLuaShim/embedded.c -print -quit)" ]; then
   touch Sources/CLuaShim/embedded.c
 fi
 flags=(-c "$config")
-[ "$config" = release ] && flags+=(--static-swift-stdlib)
+# Release: static Swift runtime (a copied binary runs alone), and no dynamic
+# exclusivity checks (the kernel is single-threaded; debug builds keep them).
+[ "$config" = release ] && flags+=(--static-swift-stdlib -Xswiftc -enforce-exclusivity=unchecked)
 swift build "${flags[@]}" ${SCRATCH:+--scratch-path "$SCRATCH"} >&2
 echo "$(swift build "${flags[@]}" ${SCRATCH:+--scratch-path "$SCRATCH"} --show-bin-path)/curio-lua"

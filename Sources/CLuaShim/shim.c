@@ -75,16 +75,12 @@ lua_State *cl_newstate(curio_host *host, int noenv) {
 
 void cl_close(lua_State *L) { lua_close(L); }
 
-static int unref_p(lua_State *L) {
-    luaL_unref(L, LUA_REGISTRYINDEX, (int)lua_tointeger(L, 1));
-    return 0;
-}
-
 int cl_unref(lua_State *L, int ref) {
-    if (!lua_checkstack(L, 3)) return -1;
-    lua_pushcfunction(L, unref_p);
-    lua_pushinteger(L, ref);
-    return lua_pcall(L, 1, 0, 0) == LUA_OK ? 0 : (lua_pop(L, 1), -1);
+    /* Cannot raise: luaL_unref only stores into two registry slots that already
+       exist (the reference and the free-list head), which never allocates. */
+    if (!lua_checkstack(L, 2)) return -1;
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    return 0;
 }
 
 static int pushlstring_p(lua_State *L) {
@@ -202,20 +198,30 @@ static int l_kcall(lua_State *L) {
     return n;
 }
 
+/* core.spawn(co, daemon, arg, main) -> id, parent_id (nil if not in a task).
+   `arg` becomes the coroutine's first resume argument. */
 static int l_spawn(lua_State *L) {
     curio_host *h = host_of(L);
     lua_State *co = lua_tothread(L, 1);
-    luaL_argexpected(L, co != NULL, 1, "coroutine");
+    luaL_argexpected(L, co != NULL && co != L, 1, "coroutine");
     int daemon = lua_toboolean(L, 2);
+    int main = lua_toboolean(L, 4);
+    if (!h) return luaL_error(L, "curio: no kernel host");
+    lua_settop(L, 3);
+    if (!lua_checkstack(co, 2)) return luaL_error(L, "curio: cannot grow the task's stack");
     lua_pushvalue(L, 1);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    int64_t id = h ? h->spawn(h->ctx, co, ref, daemon) : -1;
+    int64_t parent = 0;
+    int64_t id = h->spawn(h->ctx, co, ref, daemon, main, &parent);
     if (id < 0) {
         luaL_unref(L, LUA_REGISTRYINDEX, ref);
-        return luaL_error(L, "%s", h ? h->errbuf : "curio: no kernel host");
+        if (id == -2) return 0;
+        return luaL_error(L, "%s", h->errbuf);
     }
+    lua_xmove(L, co, 1); /* the argument, on the new coroutine's stack */
     lua_pushinteger(L, (lua_Integer)id);
-    return 1;
+    lua_pushinteger(L, (lua_Integer)parent);
+    return 2;
 }
 
 int l_strerror_impl(lua_State *L);

@@ -58,10 +58,15 @@ static atomic_int sig_fds[NSIG_MAX];
 static struct sigaction sig_saved[NSIG_MAX];
 static atomic_int sig_saved_valid[NSIG_MAX];
 
+static atomic_int sig_any;
+
+int csys_signal_any(void) { return atomic_exchange(&sig_any, 0); }
+
 static void on_signal(int sig) {
     int saved = errno;
     if (sig > 0 && sig < NSIG_MAX) {
         atomic_fetch_add(&sig_counts[sig], 1);
+        atomic_store(&sig_any, 1);
         int fd = atomic_load(&sig_fds[sig]);
         if (fd >= 0) csys_eventfd_signal(fd);
     }

@@ -6,17 +6,17 @@ import CSys
 public final class Kernel {
     /// The clock as of the start of the current cycle (monotonic seconds).
     public private(set) var now: Double
-    public private(set) var current: TaskRecord?
+    @exclusivity(unchecked) public private(set) var current: TaskRecord?
     /// Live tasks by id.
-    public private(set) var tasks: [Int: TaskRecord] = [:]
+    @exclusivity(unchecked) public private(set) var tasks: [Int: TaskRecord] = [:]
     /// Called on the kernel thread after a task terminated.
     public var onTerminate: ((TaskRecord) -> Void)?
     /// Called on the kernel thread, each cycle, for signals noted by `watchSignal`.
     public var onSignal: ((Int32, Int) -> Void)?
     public let inbox: KernelInbox
 
-    var ready = ReadyQueue()
-    var timers = TimerHeap()
+    @exclusivity(unchecked) var ready = ReadyQueue()
+    @exclusivity(unchecked) var timers = TimerHeap()
     let poller: Poller
     private var nextTaskId = 1
     private var externalWaiters = 0
@@ -222,7 +222,10 @@ public final class Kernel {
     /// One scheduler cycle: poll for I/O (without blocking if tasks are ready),
     /// fire due timers, then run the tasks that were ready at the cycle's start.
     public func cycle() {
-        let mustPoll = poller.waiters > 0 || externalWaiters > 0 || !watchedSignals.isEmpty
+        // Only fds need epoll while tasks are ready: completions from other threads
+        // and signals are noticed through atomics, without a syscall.
+        let mustPoll = poller.waiters > 0
+        if inbox.hasPending || (!watchedSignals.isEmpty && csys_signal_any() != 0) { drainInbox() }
         if ready.isEmpty {
             var ms: Int32 = -1
             if let d = timers.peekDeadline() {
@@ -326,13 +329,17 @@ public final class Kernel {
             if other.terminated {
                 enqueue(t, .value(0))
             } else {
-                other.joiners.append(t)
+                let q = other.joiners ?? WaitQueue(policy: .barrier)
+                other.joiners = q
+                q.append(t)
                 block(t, .joinWait)
             }
         case .external(let state, let cancel):
             t.externalCancel = cancel ?? { _ in }
             externalWaiters += 1
             block(t, state)
+        case .resume(let v):
+            enqueue(t, .value(v))
         case .exit:
             break
         }
@@ -371,7 +378,7 @@ public final class Kernel {
         tasks[t.id] = nil
         if t.timeoutSerial != 0 { t.timeoutSerial = 0; timers.abandoned() }
         t.cancelPending = nil
-        wake(t.joiners, count: Int.max)
+        if let j = t.joiners { wake(j, count: Int.max) }
         t.body.terminated(t, kernel: self)
         onTerminate?(t)
     }

@@ -6,6 +6,10 @@ import Synchronization
 public final class KernelInbox: Sendable {
     let fd: Int32
     private let items = Mutex<[(Int, any Sendable)]>([])
+    /// Posted items not drained yet: lets the kernel notice them without a syscall.
+    private let pending = Atomic<Int>(0)
+
+    var hasPending: Bool { pending.load(ordering: .acquiring) > 0 }
 
     init() throws(KernelError) {
         fd = csys_eventfd()
@@ -17,6 +21,7 @@ public final class KernelInbox: Sendable {
     /// Posts a completion for `token` from any thread and wakes the kernel.
     public func post(token: Int, _ payload: any Sendable) {
         items.withLock { $0.append((token, payload)) }
+        pending.add(1, ordering: .releasing)
         csys_eventfd_signal(fd)
     }
 
@@ -30,6 +35,7 @@ public final class KernelInbox: Sendable {
             v.removeAll(keepingCapacity: true)
             return b
         }
+        pending.subtract(batch.count, ordering: .releasing)
         for (token, payload) in batch { body(token, payload) }
     }
 }

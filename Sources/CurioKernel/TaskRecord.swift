@@ -58,6 +58,8 @@ public enum Trap {
     /// Suspend until `resumeLater` is called by whoever owns the operation
     /// (thread pool, process pool); `cancel` is invoked if cancelled first.
     case external(TaskState, cancel: ((TaskRecord) -> Void)?)
+    /// Do not suspend: resume at once (at the back of the ready queue) with `value`.
+    case resume(Double)
     /// The task finished.
     case exit
 }
@@ -68,8 +70,8 @@ public final class TaskRecord {
     public let parentId: Int
     public let daemon: Bool
     public var name: String
-    public internal(set) var state: TaskState = .ready
-    public internal(set) var cycles = 0
+    @exclusivity(unchecked) public internal(set) var state: TaskState = .ready
+    @exclusivity(unchecked) public internal(set) var cycles = 0
     public let body: TaskBody
 
     /// Deadlines of the enclosing `timeout_after` blocks, outermost first.
@@ -85,11 +87,12 @@ public final class TaskRecord {
     public var allowCancel: Bool { cancelDisabled == 0 }
     public var terminated: Bool { state == .terminated }
 
-    /// Tasks waiting for this one to end.
-    public let joiners = WaitQueue(policy: .barrier)
+    /// Tasks waiting for this one to end (created on first use: most tasks are
+    /// never joined while running).
+    public internal(set) var joiners: WaitQueue?
 
     // Kernel bookkeeping for the current wait (one at a time).
-    var resumption: Resumption = .value(0)
+    @exclusivity(unchecked) var resumption: Resumption = .value(0)
     var waitQueue: WaitQueue?
     var waitPrev: TaskRecord?
     var waitNext: TaskRecord?
@@ -99,8 +102,8 @@ public final class TaskRecord {
     var sleepSerial: UInt64 = 0
     var timeoutSerial: UInt64 = 0
     var externalCancel: ((TaskRecord) -> Void)?
-    var isBlocked = false
-    var inReadyQueue = false
+    @exclusivity(unchecked) var isBlocked = false
+    @exclusivity(unchecked) var inReadyQueue = false
 
     init(id: Int, parentId: Int, daemon: Bool, name: String, body: TaskBody) {
         self.id = id

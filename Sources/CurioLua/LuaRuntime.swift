@@ -42,8 +42,9 @@ public final class LuaRuntime {
         host.pointee.kcall = { ctx, L, op, nargs in
             Unmanaged<LuaRuntime>.fromOpaque(ctx!).takeUnretainedValue().kcall(L!, op: Int(op), nargs: nargs)
         }
-        host.pointee.spawn = { ctx, co, ref, daemon in
-            Unmanaged<LuaRuntime>.fromOpaque(ctx!).takeUnretainedValue().spawn(co!, ref: ref, daemon: daemon != 0)
+        host.pointee.spawn = { ctx, co, ref, daemon, main, parent in
+            Unmanaged<LuaRuntime>.fromOpaque(ctx!).takeUnretainedValue()
+                .spawn(co!, ref: ref, daemon: daemon != 0, main: main != 0, parent: parent!)
         }
     }
 
@@ -107,14 +108,17 @@ public final class LuaRuntime {
         return -1
     }
 
-    private func spawn(_ co: OpaquePointer, ref: Int32, daemon: Bool) -> Int64 {
-        if kernel == nil {
+    private func spawn(_ co: OpaquePointer, ref: Int32, daemon: Bool, main: Bool,
+                       parent: UnsafeMutablePointer<Int64>) -> Int64 {
+        if main {
+            if running { return Int64(fail("curio: a kernel is already running")) }
             do { kernel = try Kernel() } catch { return Int64(fail("curio: cannot start kernel: \(error)")) }
         }
-        let k = kernel!
+        guard let k = kernel, main || k.current != nil else { return -2 }
         let body = LuaTaskBody(co: co, ref: ref, runtime: self)
-        let t = k.spawn(body, parent: k.current?.id ?? 0, daemon: daemon)
-        return Int64(t.id)
+        let parentId = k.current?.id ?? 0
+        parent.pointee = Int64(parentId)
+        return Int64(k.spawn(body, parent: parentId, daemon: daemon).id)
     }
 
     func report(internalError message: String, task: TaskRecord) {

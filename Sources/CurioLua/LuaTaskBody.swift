@@ -7,7 +7,7 @@ import CurioKernel
 final class LuaTaskBody: TaskBody {
     let co: OpaquePointer
     let ref: Int32
-    unowned let runtime: LuaRuntime
+    unowned(unsafe) let runtime: LuaRuntime // the runtime owns every kernel and task
     private var started = false
 
     init(co: OpaquePointer, ref: Int32, runtime: LuaRuntime) {
@@ -17,7 +17,7 @@ final class LuaTaskBody: TaskBody {
     }
 
     func step(_ task: TaskRecord, _ resume: Resumption, kernel: Kernel) -> Trap {
-        var nargs: Int32 = 0
+        var nargs: Int32 = 1 // first resume: the argument core.spawn left on the stack
         if started {
             guard lua_checkstack(co, 4) != 0 else { return .exit }
             switch resume {
@@ -55,6 +55,7 @@ final class LuaTaskBody: TaskBody {
                 return .io(fd: Int32(a), write: b != 0)
             case .join:
                 guard let other = kernel.tasks[Int(a)] else { return .sleep(until: 0) }
+                if other === task { return .resume(-1) } // joining itself: the caller raises
                 return .join(other)
             case .thread:
                 return runtime.threadTrap(task, job: Int(a))

@@ -53,9 +53,8 @@ function Task.__index(t, k)
   local m = Task[k]
   if m ~= nil then return m end
   if k == "name" then
-    local n = function_name(rawget(t, "_fn_for_name"))
+    local n = function_name(rawget(t, "_fn_for_name") or rawget(t, "_fn"))
     rawset(t, "name", n)
-    rawset(t, "_fn_for_name", nil)
     return n
   elseif k == "state" then
     if rawget(t, "_done") then return "TERMINATED" end
@@ -113,64 +112,66 @@ local function report_crash(t, e, tb)
   io.stderr:flush()
 end
 
+local NO_RESULTS = { n = 0 } -- shared by every task that returns nothing
+
 local function finish(t, ok, ...)
   if ok then
-    t._results = pack(...)
+    t._results = select("#", ...) == 0 and NO_RESULTS or pack(...)
   else
     local e, tb = unwrap((...))
     t._error, t._traceback = e, tb
     if not is(e, errors.CancelledError) and not t._quiet then report_crash(t, e, tb) end
   end
-  rawset(t, "_done", true)
-  rawset(t, "_args", nil)
-  rawset(t, "_fn", nil)
+  t._done = true
+  t._args = false
   tasks[t.id] = nil
-  local g = rawget(t, "_group")
+  local g = t._group
   if g then g:_task_done(t) end
 end
 
-local function new_task(fn, daemon, n, ...)
+-- The body of every task's coroutine; core.spawn passes the Task as its argument.
+local function task_main(t)
+  local args = t._args
+  if args then return finish(t, xpcall(t._fn, msgh, unpack(args, 1, args.n))) end
+  return finish(t, xpcall(t._fn, msgh))
+end
+
+local core_spawn = core.spawn
+local function spawn(fn, daemon, main, n, ...)
   if type(fn) ~= "function" then
     local mt = getmetatable(fn)
     if not (mt and mt.__call) then
       error(("bad argument #1 to 'spawn' (function expected, got %s)"):format(type(fn)), 3)
     end
   end
-  local t = setmetatable({ _fn = fn, _fn_for_name = fn, _args = n > 0 and pack(...) or nil,
-    daemon = daemon }, Task)
-  t._co = co_create(function()
-    local args = t._args
-    if args then return finish(t, xpcall(t._fn, msgh, unpack(args, 1, args.n))) end
-    return finish(t, xpcall(t._fn, msgh))
-  end)
-  return t
-end
-
-local function register(t)
-  local parent = K.current()
-  t.id = core.spawn(t._co, t.daemon)
-  t.parent_id = parent and parent.id or 0
-  tasks[t.id] = t
-  if parent and rawget(parent, "_locals") then require("curio.local").inherit(parent, t) end
+  -- every field a task will get, so the table is allocated once at its final size
+  local t = setmetatable({ _fn = fn, _args = n > 0 and pack(...), daemon = daemon, _co = false,
+    id = 0, parent_id = 0, _done = false, _results = false, _group = false }, Task)
+  local co = co_create(task_main)
+  t._co = co
+  local id, parent = core_spawn(co, daemon, t, main)
+  if not id then K.not_in_task(3) end
+  t.id, t.parent_id = id, parent
+  tasks[id] = t
+  if parent ~= 0 then
+    local p = tasks[parent]
+    if p and rawget(p, "_locals") then require("curio.local").inherit(p, t) end
+  end
   return t
 end
 
 --- spawn(fn, ...) -> Task: schedules fn(...) as a new task; never suspends.
 function M.spawn(fn, ...)
-  local t = new_task(fn, false, select("#", ...), ...)
-  if not K.current() then K.not_in_task(2) end
-  return register(t)
+  return spawn(fn, false, false, select("#", ...), ...)
 end
 
 function M.spawn_daemon(fn, ...)
-  local t = new_task(fn, true, select("#", ...), ...)
-  if not K.current() then K.not_in_task(2) end
-  return register(t)
+  return spawn(fn, true, false, select("#", ...), ...)
 end
 
 --- The main task of a new kernel run (no current task needed).
 function M.spawn_main(fn, ...)
-  return register(new_task(fn, false, select("#", ...), ...))
+  return spawn(fn, false, true, select("#", ...), ...)
 end
 
 function M.current_task()
@@ -188,9 +189,8 @@ end
 --- Waits for the task to terminate, without raising its error.
 function Task:wait()
   check_task(self, "wait")
-  if rawget(self, "_done") then return end
-  if self == K.current() then error(errors.CurioError("a task cannot wait for itself"), 2) end
-  trap(JOIN, self.id)
+  if self._done then return end
+  if trap(JOIN, self.id) == -1 then error(errors.CurioError("a task cannot wait for itself"), 2) end
 end
 
 local function task_error(t)
@@ -201,7 +201,7 @@ end
 local function outcome(t)
   if t._error ~= nil then error(task_error(t), 0) end
   local r = t._results
-  if r == nil then
+  if not r then
     error(errors.TaskError("task died without a result (internal error)", { task = t }), 0)
   end
   return unpack(r, 1, r.n)
@@ -210,9 +210,10 @@ end
 --- Waits for the task and returns its results, or raises TaskError (err.cause is the
 --- task's error).
 function Task:join()
-  check_task(self, "join")
-  if self == K.current() then error(errors.CurioError("a task cannot join itself"), 2) end
-  if not rawget(self, "_done") then trap(JOIN, self.id) end
+  if getmetatable(self) ~= Task then check_task(self, "join") end
+  if not self._done and trap(JOIN, self.id) == -1 then
+    error(errors.CurioError("a task cannot join itself"), 2)
+  end
   self._joined = true
   return outcome(self)
 end
@@ -228,7 +229,7 @@ function Task:cancel(opts)
   elseif opts ~= nil then
     blocking = opts and true or false
   end
-  if rawget(self, "_done") then return false end
+  if self._done then return false end
   local cur = K.current()
   if not cur then K.not_in_task(2) end
   if self == cur and blocking then
@@ -248,11 +249,11 @@ function Task:cancel(opts)
   return caused
 end
 
-function Task:done() return rawget(self, "_done") == true end
+function Task:done() return self._done end
 function Task:cancelled() return self._cancelled == true end
 
 function Task:result()
-  if not rawget(self, "_done") then error(errors.CurioError("task not done"), 2) end
+  if not self._done then error(errors.CurioError("task not done"), 2) end
   return outcome(self)
 end
 
@@ -262,7 +263,7 @@ end
 
 --- Where the task is suspended (or "" once it has terminated).
 function Task:traceback()
-  if rawget(self, "_done") then return "" end
+  if self._done then return "" end
   return debug.traceback(self._co)
 end
 

@@ -16,9 +16,11 @@ typedef struct curio_host {
     /// results with non-raising API calls and returns their count, or -1 with a
     /// message in `errbuf` (the C side raises it once Swift has returned).
     int (*kcall)(void *ctx, lua_State *L, int op, int nargs);
-    /// Registers coroutine `co` (anchored by registry reference `ref`) as a task.
-    /// Returns the task id, or -1 with a message in `errbuf`.
-    int64_t (*spawn)(void *ctx, lua_State *co, int ref, int daemon);
+    /// Registers coroutine `co` (anchored by registry reference `ref`) as a task of
+    /// the current task (`main`: as the main task of a new run). Returns the task id
+    /// and stores the parent's id, or returns -1 with a message in `errbuf`, or -2
+    /// if there is no current task.
+    int64_t (*spawn)(void *ctx, lua_State *co, int ref, int daemon, int main, int64_t *parent);
     char errbuf[512];
 } curio_host;
 

@@ -38,6 +38,8 @@ int csys_signal_watch(int sig, int wake_fd);
 int csys_signal_restore(int sig);
 /// Returns how many times `sig` arrived since the last call, and resets it.
 int csys_signal_take(int sig);
+/// Non-zero if any watched signal arrived since the last call (then resets).
+int csys_signal_any(void);
 
 int csys_errno(void);
 /// Writes a string to standard error / output (unbuffered), flushing stdio first.
