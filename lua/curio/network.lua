@@ -135,7 +135,7 @@ end
 local TRANSIENT = { [c.ECONNABORTED] = true, [c.EPROTO] = true, [c.EPERM] = true }
 -- Out of descriptors or memory: wait for some to be released.
 local EXHAUSTED = { [c.EMFILE] = true, [c.ENFILE] = true, [c.ENOBUFS] = true, [c.ENOMEM] = true }
-local BACKOFF = 0.1
+local BACKOFF, LOG_EVERY = 0.1, 60
 
 -- Each client runs in its own task, which removes itself from the server's set
 -- and closes its socket however the handler ends.
@@ -156,20 +156,22 @@ function M.run_server(sock, handler)
   if not socket.is_socket(sock) then argerror(1, "run_server", "socket", sock) end
   check_callable(handler, 2, "run_server")
   local clients = {}
-  local exhausted = false
+  local logged_at -- when running out of descriptors was last logged
   local ok, e = pcall(function()
     while true do
       local accepted, client, addr = pcall(sock.accept, sock)
       if accepted then
-        exhausted = false
         local t = task.spawn(client_main, clients, handler, client, addr)
         rawset(t, "_fn_for_name", handler) -- report crashes under the handler's name
         clients[t] = true
       elseif sock:fileno() < 0 then
         return -- closed by another task: a clean stop
       elseif EXHAUSTED[client.errno] then
-        if not exhausted then
-          exhausted = true
+        -- The pending connection stays queued: retry after a pause, and say so
+        -- once (again only if it recurs a minute later), not once per attempt.
+        local now = time.clock()
+        if not logged_at or now - logged_at >= LOG_EVERY then
+          logged_at = now
           io.stderr:write(("curio: server on %s: %s; retrying every %gs\n"):format(
             tostring(sock:getsockname()), tostring(client), BACKOFF))
           io.stderr:flush()
