@@ -19,7 +19,7 @@ local function echo_server(host, port)
   local sock <close> = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
   sock:setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
   sock:bind(host, port)
-  sock:listen(5)
+  sock:listen(128) -- curio's README says 5; 128 absorbs bursts of new clients
   print("Server listening at", sock:getsockname())
   io.stdout:flush()
   while true do
