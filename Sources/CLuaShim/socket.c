@@ -408,6 +408,15 @@ static int l_reopen(lua_State *L) {
     return 1;
 }
 
+/* pipe() -> read fd, write fd (non-blocking, close-on-exec) | nil, errno */
+static int l_pipe(lua_State *L) {
+    int p[2];
+    if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) return fail(L, errno);
+    lua_pushinteger(L, p[0]);
+    lua_pushinteger(L, p[1]);
+    return 2;
+}
+
 static int l_lseek(lua_State *L) {
     off_t r = lseek(fd_arg(L), (off_t)luaL_checkinteger(L, 2), (int)luaL_checkinteger(L, 3));
     if (r < 0) return fail(L, errno);
@@ -424,7 +433,7 @@ int cl_open_socket(lua_State *L) {
         {"getsockname", l_getsockname}, {"getpeername", l_getpeername},
         {"shutdown", l_shutdown}, {"close", l_close}, {"sockerror", l_sockerror},
         {"sockinfo", l_sockinfo}, {"dup", l_dup}, {"read", l_read}, {"write", l_write},
-        {"fdkind", l_fdkind}, {"reopen", l_reopen}, {"lseek", l_lseek},
+        {"fdkind", l_fdkind}, {"reopen", l_reopen}, {"lseek", l_lseek}, {"pipe", l_pipe},
         {NULL, NULL},
     };
     luaL_newlib(L, fns);

@@ -422,6 +422,13 @@ function M.SocketStream(sock)
   return new_stream(sock)
 end
 
+--- fd_stream(fd) -> a stream over a non-blocking pipe or terminal descriptor,
+--- which it owns (closing the stream closes fd). For subprocess pipes and such.
+function M.fd_stream(fd)
+  if math_type(fd) ~= "integer" then argerror(1, "fd_stream", "integer", fd) end
+  return new_stream(setmetatable({ fd = fd }, FdRaw))
+end
+
 -- ---------------------------------------------------------------- files
 
 local FileStream = setmetatable({ __name = "curio.FileStream" }, { __index = Stream })
