@@ -192,24 +192,29 @@ static int l_kcall(lua_State *L) {
     if (!h) return luaL_error(L, "curio: no kernel host for this state");
     int op = (int)luaL_checkinteger(L, 1);
     int nargs = lua_gettop(L);
-    luaL_checkstack(L, 16, NULL);
+    /* Results fit in the LUA_MINSTACK (20) free slots every C call gets; growing
+       the stack here would cost each task's coroutine hundreds of bytes. */
     int n = h->kcall(h->ctx, L, op, nargs);
     if (n < 0) return luaL_error(L, "%s", h->errbuf);
     return n;
 }
 
-/* core.spawn(co, daemon, arg, main) -> id, parent_id (nil if not in a task).
-   `arg` becomes the coroutine's first resume argument. */
+/* core.spawn(co, daemon, main, task, ...) -> id, parent_id (nothing if not in a
+   task). `task` is anchored in the registry (it holds the coroutine) until the task
+   ends; the values after it become the coroutine's first resume arguments, kept on
+   its own stack rather than in a table. */
 static int l_spawn(lua_State *L) {
     curio_host *h = host_of(L);
     lua_State *co = lua_tothread(L, 1);
     luaL_argexpected(L, co != NULL && co != L, 1, "coroutine");
+    luaL_checkany(L, 4);
     int daemon = lua_toboolean(L, 2);
-    int main = lua_toboolean(L, 4);
+    int main = lua_toboolean(L, 3);
+    int nargs = lua_gettop(L) - 3;
     if (!h) return luaL_error(L, "curio: no kernel host");
-    lua_settop(L, 3);
-    if (!lua_checkstack(co, 2)) return luaL_error(L, "curio: cannot grow the task's stack");
-    lua_pushvalue(L, 1);
+    if (!lua_checkstack(co, nargs + 1)) return luaL_error(L, "curio: too many arguments");
+    luaL_checkstack(L, 3, NULL);
+    lua_pushvalue(L, 4);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
     int64_t parent = 0;
     int64_t id = h->spawn(h->ctx, co, ref, daemon, main, &parent);
@@ -218,10 +223,56 @@ static int l_spawn(lua_State *L) {
         if (id == -2) return 0;
         return luaL_error(L, "%s", h->errbuf);
     }
-    lua_xmove(L, co, 1); /* the argument, on the new coroutine's stack */
+    lua_xmove(L, co, nargs - 1);
     lua_pushinteger(L, (lua_Integer)id);
     lua_pushinteger(L, (lua_Integer)parent);
     return 2;
+}
+
+#define FINISHER_KEY "curio.finisher"
+
+/* core.set_finisher(fn): fn(task, ok, ...) is called when a task's coroutine ends,
+   with what its body (xpcall) returned. */
+static int l_set_finisher(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_settop(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, FINISHER_KEY);
+    return 0;
+}
+
+static int finish_p(lua_State *L) {
+    lua_State *co = lua_touserdata(L, 1);
+    int ref = (int)lua_tointeger(L, 2);
+    int nres = (int)lua_tointeger(L, 3);
+    int failed = lua_toboolean(L, 4);
+    lua_settop(L, 0);
+    luaL_checkstack(L, nres + 3, "too many results");
+    lua_getfield(L, LUA_REGISTRYINDEX, FINISHER_KEY);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    if (failed) lua_pushboolean(L, 0); /* the coroutine itself died: (false, error) */
+    lua_xmove(co, L, nres);
+    lua_call(L, lua_gettop(L) - 1, 0);
+    return 0;
+}
+
+int cl_finish_task(lua_State *L, lua_State *co, int ref, int nres, int failed, char *err, size_t errlen) {
+    if (!lua_checkstack(L, 6)) return -1;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, finish_p);
+    lua_pushlightuserdata(L, co);
+    lua_pushinteger(L, ref);
+    lua_pushinteger(L, nres);
+    lua_pushboolean(L, failed);
+    int rc = 0;
+    if (lua_pcall(L, 4, 0, 0) != LUA_OK) {
+        if (err && errlen) {
+            const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(error object)";
+            snprintf(err, errlen, "%s", m);
+        }
+        rc = -1;
+    }
+    lua_settop(L, top);
+    return rc;
 }
 
 int l_strerror_impl(lua_State *L);
@@ -238,6 +289,7 @@ int luaopen_curio_core(lua_State *L) {
     static const luaL_Reg fns[] = {
         {"kcall", l_kcall},
         {"spawn", l_spawn},
+        {"set_finisher", l_set_finisher},
         {"strerror", l_strerror},
         {"errname", l_errname},
         {"listdir", l_listdir_impl},

@@ -73,6 +73,10 @@ public final class TaskRecord {
     @exclusivity(unchecked) public internal(set) var state: TaskState = .ready
     @exclusivity(unchecked) public internal(set) var cycles = 0
     public let body: TaskBody
+    /// Free for the embedder's body (the Lua side keeps the task's coroutine and the
+    /// registry reference of its Lua object here, so one body serves every task).
+    public var hostPointer: OpaquePointer?
+    public var hostRef: Int32 = 0
 
     /// Deadlines of the enclosing `timeout_after` blocks, outermost first.
     public internal(set) var deadlines: [Double] = []
@@ -96,7 +100,6 @@ public final class TaskRecord {
     var waitQueue: WaitQueue?
     var waitPrev: TaskRecord?
     var waitNext: TaskRecord?
-    var waitValue = 0.0
     var ioFd: Int32 = -1
     var ioWrite = false
     var sleepSerial: UInt64 = 0

@@ -17,6 +17,7 @@ public final class LuaRuntime {
 
     let L: OpaquePointer
     let trapSentinel: UnsafeMutableRawPointer?
+    private lazy var taskBody = LuaTaskBody(runtime: self)
     private let host: UnsafeMutablePointer<curio_host>
     /// The kernel of the current `curio.run`, if any (a fresh one per run).
     public private(set) var kernel: Kernel?
@@ -115,10 +116,9 @@ public final class LuaRuntime {
             do { kernel = try Kernel() } catch { return Int64(fail("curio: cannot start kernel: \(error)")) }
         }
         guard let k = kernel, main || k.current != nil else { return -2 }
-        let body = LuaTaskBody(co: co, ref: ref, runtime: self)
         let parentId = k.current?.id ?? 0
         parent.pointee = Int64(parentId)
-        return Int64(k.spawn(body, parent: parentId, daemon: daemon).id)
+        return Int64(k.spawn(taskBody, parent: parentId, daemon: daemon, hostPointer: co, hostRef: ref).id)
     }
 
     func report(internalError message: String, task: TaskRecord) {
@@ -224,7 +224,8 @@ public final class LuaRuntime {
         }
         switch call {
         case .current:
-            if let t = k.current { lua_pushinteger(L, lua_Integer(t.id)) } else { lua_pushnil(L) }
+            // The task's Lua object, from the registry (lua_rawgeti never raises).
+            if let t = k.current { lua_rawgeti(L, Int32(CL_REGISTRYINDEX), lua_Integer(t.hostRef)) } else { lua_pushnil(L) }
             return 1
         case .cancel:
             guard let t = k.tasks[int(L, 2)] else { lua_pushboolean(L, 0); return 1 }
@@ -265,7 +266,7 @@ public final class LuaRuntime {
             let n = isNil(L, 3) ? 1 : int(L, 3)
             let (woken, first) = k.wake(q, count: n, value: isNil(L, 4) ? 0 : num(L, 4))
             lua_pushinteger(L, lua_Integer(woken))
-            if let first { lua_pushinteger(L, lua_Integer(first.id)) } else { lua_pushnil(L) }
+            if let first { lua_rawgeti(L, Int32(CL_REGISTRYINDEX), lua_Integer(first.hostRef)) } else { lua_pushnil(L) }
             return 2
         case .run:
             guard !running else { return fail("curio: the kernel is already running") }

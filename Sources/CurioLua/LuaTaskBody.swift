@@ -2,23 +2,21 @@ import CLua54
 import CLuaShim
 import CurioKernel
 
-/// A task whose body is a Lua coroutine. Each step resumes it until it yields a
-/// trap; the trap's arguments are read with non-raising API calls only.
+/// The body of every Lua task of a runtime: the task's coroutine is its
+/// `hostPointer`, the registry reference of its Lua object its `hostRef`. Each step
+/// resumes the coroutine until it yields a trap, read with non-raising calls only.
 final class LuaTaskBody: TaskBody {
-    let co: OpaquePointer
-    let ref: Int32
     unowned(unsafe) let runtime: LuaRuntime // the runtime owns every kernel and task
-    private var started = false
 
-    init(co: OpaquePointer, ref: Int32, runtime: LuaRuntime) {
-        self.co = co
-        self.ref = ref
+    init(runtime: LuaRuntime) {
         self.runtime = runtime
     }
 
     func step(_ task: TaskRecord, _ resume: Resumption, kernel: Kernel) -> Trap {
-        var nargs: Int32 = 1 // first resume: the argument core.spawn left on the stack
-        if started {
+        let co = task.hostPointer!
+        // First resume: the body's arguments core.spawn left on the stack.
+        var nargs: Int32 = lua_gettop(co) - 1
+        if task.cycles > 1 {
             guard lua_checkstack(co, 4) != 0 else { return .exit }
             switch resume {
             case .value(let v):
@@ -32,7 +30,6 @@ final class LuaTaskBody: TaskBody {
             }
             nargs = 2
         }
-        started = true
         var nres: Int32 = 0
         let status = lua_resume(co, runtime.L, nargs, &nres)
         if status == LUA_YIELD {
@@ -63,15 +60,17 @@ final class LuaTaskBody: TaskBody {
                 return .sleep(until: 0)
             }
         }
-        if status != LUA_OK {
-            var buf = [CChar](repeating: 0, count: 1024)
-            _ = cl_copystring(co, -1, &buf, buf.count)
-            runtime.report(internalError: String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), task: task)
+        // The coroutine ended: record the outcome on the task's Lua object (the Lua
+        // finisher runs in protected mode on the main thread).
+        var err = [CChar](repeating: 0, count: 512)
+        if cl_finish_task(runtime.L, co, task.hostRef, status == LUA_OK ? nres : 1,
+                          status == LUA_OK ? 0 : 1, &err, err.count) != 0 {
+            runtime.report(internalError: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), task: task)
         }
         return .exit
     }
 
     func terminated(_ task: TaskRecord, kernel: Kernel) {
-        _ = cl_unref(runtime.L, ref)
+        _ = cl_unref(runtime.L, task.hostRef)
     }
 }

@@ -24,14 +24,10 @@ K.STATES = { [0] = "READY", "RUNNING", "SLEEP", "READ_WAIT", "WRITE_WAIT", "EVEN
 K.STATE = {}
 for i = 0, #K.STATES do K.STATE[K.STATES[i]] = i end
 
--- Live Lua task objects by id (a task removes itself when it finishes).
-local tasks = {}
-K.tasks = tasks
-
 local OP_CURRENT = K.K.CURRENT
+--- The current Task object, or nil outside a task.
 function K.current()
-  local id = kcall(OP_CURRENT)
-  return id and tasks[id]
+  return kcall(OP_CURRENT)
 end
 
 local NOT_IN_TASK = 9
@@ -96,7 +92,7 @@ function K.wait_nothrow(q, state)
   return K.trap_nothrow(WAIT, q[1], state)
 end
 --- Wakes up to n (default 1) waiters with `value`; returns count woken and the
---- first woken task's id.
+--- first woken Task.
 function K.wake(q, n, value)
   return kcall(WQ_WAKE, q[1], n or 1, value)
 end

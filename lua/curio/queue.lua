@@ -91,7 +91,9 @@ local function new_queue(storage, maxsize, name)
   return setmetatable({
     _s = storage.new(), _st = storage, _maxsize = maxsize, _kind = name,
     _getters = waitqueue(), _putters = waitqueue(), _joiners = waitqueue(true),
-    _inbox = {},   -- task id -> item handed to a woken getter
+    -- Items handed to woken getters, in wake order: woken tasks run in the order
+    -- they were woken, and a woken task is never cancelled at that wait.
+    _handoff = { n = 0, head = 1 },
     _outbox = {},  -- task id -> item of a waiting putter
     _unfinished = 0,
   }, Queue)
@@ -110,23 +112,18 @@ function Queue:qsize() return self._s.n end
 function Queue:empty() return self._s.n == 0 end
 function Queue:full() return self._maxsize > 0 and self._s.n >= self._maxsize end
 
-local function current_or_raise()
-  local t = K.current()
-  if not t then K.not_in_task(3) end
-  return t
-end
+local kcall, OP_CURRENT = K.kcall, K.K.CURRENT
 
 --- put(item): never suspends unless the queue is bounded and full.
 function Queue:put(item)
   if item == nil then error(errors.CurioError("cannot put nil into a queue"), 2) end
-  local n, tid = kwake(self._getters, 1)
-  if n > 0 then
-    self._inbox[tid] = item
+  if kwake(self._getters, 1) > 0 then
+    fifo.push(self._handoff, item)
     self._unfinished = self._unfinished + 1
     return
   end
   if self:full() then
-    local me = current_or_raise()
+    local me = kcall(OP_CURRENT) or K.not_in_task(2)
     self._outbox[me.id] = item
     local ok, err = K.wait_nothrow(self._putters, QUEUE_WAIT)
     if not ok then
@@ -144,19 +141,16 @@ function Queue:get()
   local s = self._s
   if s.n > 0 then
     local item = self._st.pop(s)
-    local n, tid = kwake(self._putters, 1)
+    local n, putter = kwake(self._putters, 1)
     if n > 0 then
-      self._st.push(s, self._outbox[tid])
-      self._outbox[tid] = nil
+      self._st.push(s, self._outbox[putter.id])
+      self._outbox[putter.id] = nil
       self._unfinished = self._unfinished + 1
     end
     return item
   end
-  local me = current_or_raise()
-  kwait(self._getters, QUEUE_WAIT)
-  local item = self._inbox[me.id]
-  self._inbox[me.id] = nil
-  return item
+  kwait(self._getters, QUEUE_WAIT) -- raises NotInTask outside a task
+  return fifo.pop(self._handoff)
 end
 
 function Queue:task_done()
@@ -170,8 +164,7 @@ end
 --- join(): waits until every item put has been marked task_done().
 function Queue:join()
   if self._unfinished == 0 then return end
-  current_or_raise()
-  kwait(self._joiners, QUEUE_WAIT)
+  return kwait(self._joiners, QUEUE_WAIT)
 end
 
 return M

@@ -7,17 +7,14 @@ local K = require "curio.kernel"
 local errors = require "curio.errors"
 
 local kwait, kwake, waiting, waitqueue = K.wait, K.wake, K.waiting, K.waitqueue
-local tasks = K.tasks
 local STATE = K.STATE
 local CurioError = errors.CurioError
 
 local M = {}
 
-local function current_or_raise()
-  local t = K.current()
-  if not t then K.not_in_task(3) end
-  return t
-end
+-- The current task, inline (no helper frames: a task's stack depth at a kernel
+-- call decides how large its coroutine's stack must grow).
+local kcall, OP_CURRENT = K.kcall, K.K.CURRENT
 
 local function class(name)
   local c = { __name = "curio." .. name }
@@ -57,8 +54,7 @@ end
 function Event:clear() self._set = false end
 function Event:wait()
   if self._set then return end
-  current_or_raise()
-  kwait(self._wq, STATE.EVENT_WAIT)
+  return kwait(self._wq, STATE.EVENT_WAIT) -- the trap raises NotInTask outside a task
 end
 
 -- ------------------------------------------------------------------ Lock
@@ -70,7 +66,7 @@ end
 function Lock:_describe() return self._owner and "locked" or "unlocked" end
 function Lock:locked() return self._owner ~= false end
 function Lock:acquire()
-  local me = current_or_raise()
+  local me = kcall(OP_CURRENT) or K.not_in_task(2)
   if self._owner == false then
     self._owner = me
     return true
@@ -80,8 +76,8 @@ function Lock:acquire()
 end
 function Lock:release()
   if self._owner == false then error(CurioError("Lock is not acquired"), 2) end
-  local n, tid = kwake(self._wq, 1)
-  self._owner = n > 0 and tasks[tid] or false
+  local n, next_owner = kwake(self._wq, 1)
+  self._owner = n > 0 and next_owner or false
 end
 Lock.hold = hold
 
@@ -94,7 +90,7 @@ end
 function RLock:_describe() return self._owner and ("locked, count=" .. self._count) or "unlocked" end
 function RLock:locked() return self._owner ~= false end
 function RLock:acquire()
-  local me = current_or_raise()
+  local me = kcall(OP_CURRENT) or K.not_in_task(2)
   if self._owner == false then
     self._owner, self._count = me, 1
   elseif self._owner == me then
@@ -111,9 +107,9 @@ function RLock:release()
   end
   self._count = self._count - 1
   if self._count > 0 then return end
-  local n, tid = kwake(self._wq, 1)
+  local n, next_owner = kwake(self._wq, 1)
   if n > 0 then
-    self._owner, self._count = tasks[tid], 1
+    self._owner, self._count = next_owner, 1
   else
     self._owner = false
   end
@@ -136,8 +132,8 @@ function Semaphore:_describe() return ("value=%d, waiting=%d"):format(self._valu
 function Semaphore:value() return self._value end
 function Semaphore:locked() return self._value == 0 end
 function Semaphore:acquire()
-  current_or_raise()
   if self._value > 0 then
+    if not kcall(OP_CURRENT) then K.not_in_task(2) end
     self._value = self._value - 1
     return true
   end

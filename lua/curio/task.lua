@@ -6,7 +6,6 @@ local K = require "curio.kernel"
 local errors = require "curio.errors"
 
 local kcall, trap = K.kcall, K.trap
-local tasks = K.tasks
 local pack, unpack = table.pack, table.unpack
 local co_create = coroutine.create
 local is = errors.is
@@ -123,55 +122,50 @@ local function finish(t, ok, ...)
     if not is(e, errors.CancelledError) and not t._quiet then report_crash(t, e, tb) end
   end
   t._done = true
-  t._args = false
-  tasks[t.id] = nil
   local g = t._group
   if g then g:_task_done(t) end
 end
 
--- The body of every task's coroutine; core.spawn passes the Task as its argument.
-local function task_main(t)
-  local args = t._args
-  if args then return finish(t, xpcall(t._fn, msgh, unpack(args, 1, args.n))) end
-  return finish(t, xpcall(t._fn, msgh))
-end
+-- A task's coroutine runs xpcall(fn, msgh, ...) itself: no Lua frame of ours
+-- below the body keeps the coroutine's stack at its initial size. When it ends,
+-- the kernel calls finish(task, ok, ...) with what xpcall returned.
+core.set_finisher(finish)
 
 local core_spawn = core.spawn
-local function spawn(fn, daemon, main, n, ...)
+local function spawn(fn, daemon, main, ...)
   if type(fn) ~= "function" then
     local mt = getmetatable(fn)
     if not (mt and mt.__call) then
       error(("bad argument #1 to 'spawn' (function expected, got %s)"):format(type(fn)), 3)
     end
   end
-  -- every field a task will get, so the table is allocated once at its final size
-  local t = setmetatable({ _fn = fn, _args = n > 0 and pack(...), daemon = daemon, _co = false,
-    id = 0, parent_id = 0, _done = false, _results = false, _group = false }, Task)
-  local co = co_create(task_main)
+  -- the fields every task gets, so the table is allocated once (8 fit its hash part)
+  local t = setmetatable({ _fn = fn, daemon = daemon, _co = false, id = 0, parent_id = 0,
+    _done = false, _results = false, _group = false }, Task)
+  local co = co_create(xpcall)
   t._co = co
-  local id, parent = core_spawn(co, daemon, t, main)
+  local id, parent = core_spawn(co, daemon, main, t, fn, msgh, ...)
   if not id then K.not_in_task(3) end
   t.id, t.parent_id = id, parent
-  tasks[id] = t
   if parent ~= 0 then
-    local p = tasks[parent]
-    if p and rawget(p, "_locals") then require("curio.local").inherit(p, t) end
+    local p = K.current()
+    if rawget(p, "_locals") then require("curio.local").inherit(p, t) end
   end
   return t
 end
 
 --- spawn(fn, ...) -> Task: schedules fn(...) as a new task; never suspends.
 function M.spawn(fn, ...)
-  return spawn(fn, false, false, select("#", ...), ...)
+  return spawn(fn, false, false, ...)
 end
 
 function M.spawn_daemon(fn, ...)
-  return spawn(fn, true, false, select("#", ...), ...)
+  return spawn(fn, true, false, ...)
 end
 
 --- The main task of a new kernel run (no current task needed).
 function M.spawn_main(fn, ...)
-  return spawn(fn, false, true, select("#", ...), ...)
+  return spawn(fn, false, true, ...)
 end
 
 function M.current_task()

@@ -16,10 +16,11 @@ typedef struct curio_host {
     /// results with non-raising API calls and returns their count, or -1 with a
     /// message in `errbuf` (the C side raises it once Swift has returned).
     int (*kcall)(void *ctx, lua_State *L, int op, int nargs);
-    /// Registers coroutine `co` (anchored by registry reference `ref`) as a task of
-    /// the current task (`main`: as the main task of a new run). Returns the task id
-    /// and stores the parent's id, or returns -1 with a message in `errbuf`, or -2
-    /// if there is no current task.
+    /// Registers coroutine `co` as a task of the current task (`main`: as the main
+    /// task of a new run). `ref` is a registry reference to the task's Lua object,
+    /// which anchors the coroutine until the task ends. Returns the task id and
+    /// stores the parent's id, or returns -1 with a message in `errbuf`, or -2 if
+    /// there is no current task.
     int64_t (*spawn)(void *ctx, lua_State *co, int ref, int daemon, int main, int64_t *parent);
     char errbuf[512];
 } curio_host;
@@ -31,6 +32,11 @@ void cl_close(lua_State *L);
 
 /// The light userdata every kernel trap yields first.
 void *cl_trap_sentinel(void);
+
+/// A task's coroutine ended (`failed`: died with the error on top, instead of
+/// returning its body's results): calls the Lua finisher(task, ok, ...) with its
+/// `nres` values, in protected mode. Returns 0, or -1 with a message in `err`.
+int cl_finish_task(lua_State *L, lua_State *co, int ref, int nres, int failed, char *err, size_t errlen);
 
 /// Drops a registry reference (protected; returns 0 on success).
 int cl_unref(lua_State *L, int ref);
@@ -58,6 +64,7 @@ long cl_copystring(lua_State *L, int idx, char *out, size_t outlen);
 const char *cl_embedded_source(const char *name, size_t *len);
 
 /// Wrappers for macros.
+enum { CL_REGISTRYINDEX = LUA_REGISTRYINDEX };
 static inline void cl_pop(lua_State *L, int n) { lua_settop(L, -(n)-1); }
 static inline int cl_isnoneornil(lua_State *L, int i) { return lua_type(L, i) <= 0; }
 #endif
