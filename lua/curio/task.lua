@@ -79,7 +79,10 @@ local function msgh(e)
   local mt = type(e) == "table" and getmetatable(e)
   if mt == Wrapped then return e end -- already carries its traceback
   if mt and rawget(mt, "kind") then
-    if rawget(e, "traceback") == nil then rawset(e, "traceback", debug.traceback("", 2)) end
+    -- A cancellation is control flow, never reported: skip the (costly) traceback.
+    if rawget(e, "traceback") == nil and not is(e, errors.CancelledError) then
+      rawset(e, "traceback", debug.traceback("", 2))
+    end
     return e
   end
   return setmetatable({ value = e, traceback = debug.traceback(tostring(e), 2) }, Wrapped)
