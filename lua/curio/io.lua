@@ -26,9 +26,7 @@ local function closed_error(what)
   return errors.new(errors.OSError, what .. ": stream is closed", { errno = EBADF, code = "EBADF" })
 end
 
-local function argerror(i, fname, expected, v)
-  error(("bad argument #%d to '%s' (%s expected, got %s)"):format(i, fname, expected, type(v)), 3)
-end
+local argerror = require("curio.socket")._argerror
 
 -- ---------------------------------------------------------------- FdRaw
 
@@ -484,7 +482,7 @@ function M.open_file(path, mode)
   mode = mode or "r"
   if type(mode) ~= "string" then argerror(2, "open_file", "string", mode) end
   local flags = MODES[(mode:gsub("b", ""))]
-  if not flags then error(("bad argument #2 to 'open_file' (invalid mode '%s')"):format(mode), 2) end
+  if not flags then require("curio.socket")._badarg(2, "open_file", ("invalid mode '%s'"):format(mode)) end
   if not K.current() then K.not_in_task(2) end
   local fd, err = job_result(kcall(OP_FILE_OPEN, path, flags, 438)) -- 0666, less the umask
   if not fd then error(errors.oserror("open " .. path, err), 0) end

@@ -12,9 +12,7 @@ local is = errors.is
 
 local M = {}
 
-local function argerror(i, fname, expected, v)
-  error(("bad argument #%d to '%s' (%s expected, got %s)"):format(i, fname, expected, type(v)), 3)
-end
+local argerror = socket._argerror
 
 local function check_callable(fn, i, fname)
   local mt = getmetatable(fn)

@@ -85,14 +85,46 @@ local function wait_error(self, what, r)
   return oserror(what, -r)
 end
 
-local function argerror(i, fname, expected, v)
-  error(("bad argument #%d to '%s' (%s expected, got %s)"):format(i, fname, expected, type(v)), 3)
+-- Raises "bad argument #i to 'fname' (...)" at the user's call: the first frame
+-- outside curio's own Lua files (however deep the check was made).
+local function badarg(i, fname, why)
+  local level = 2
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info then break end
+    local src = info.source
+    if not (src:find("^@%[curio%]/") or src:find("[/\\]curio[/\\][%w_]+%.lua$")) then break end
+    level = level + 1
+  end
+  error(("bad argument #%d to '%s' (%s)"):format(i, fname, why), level)
 end
+M._badarg = badarg
+
+local function argerror(i, fname, expected, v)
+  badarg(i, fname, ("%s expected, got %s"):format(expected, type(v)))
+end
+M._argerror = argerror
 
 local function check_int(v, i, fname)
   if math_type(v) == "integer" then return v end
   if type(v) == "number" and v == math.floor(v) then return math.tointeger(v) end
   argerror(i, fname, "integer", v)
+end
+
+local function check_port(v, i, fname)
+  if type(v) == "string" and tonumber(v) then v = tonumber(v) end
+  v = check_int(v, i, fname)
+  if v < 0 or v > 65535 then
+    badarg(i, fname, "port out of range")
+  end
+  return v
+end
+
+-- A byte count: a non-negative integer.
+local function check_size(v, i, fname)
+  v = check_int(v, i, fname)
+  if v < 0 then badarg(i, fname, "negative size") end
+  return v
 end
 
 local function check_string(v, i, fname)
@@ -186,15 +218,16 @@ end
 -- Calls f(fd, family, host, port); if host needs resolving, resolves it on the
 -- thread pool and calls again.
 local function with_address(self, f, what, host, port, extra)
+  local i = extra ~= nil and 2 or 1 -- sendto's address follows the data
   if self.family == AF_UNIX then
-    check_string(host, 1, what)
+    check_string(host, i, what)
+  elseif what == "bind" then
+    -- bind() alone, or bind(nil, port): any address
+    if host ~= nil and type(host) ~= "string" then argerror(i, what, "string", host) end
+    if port ~= nil then port = check_port(port, i + 1, what) end
   else
-    if host ~= nil and type(host) ~= "string" then argerror(1, what, "string", host) end
-    if port == nil and host ~= nil and what ~= "bind" then argerror(2, what, "integer", port) end
-    if port ~= nil then
-      if type(port) == "string" and tonumber(port) then port = math.tointeger(tonumber(port)) end
-      port = check_int(port, 2, what)
-    end
+    check_string(host, i, what)
+    port = check_port(port, i + 1, what)
   end
   local ok, err
   if extra ~= nil then ok, err = f(self._fd, extra, self.family, host, port)
@@ -257,7 +290,7 @@ end
 
 --- recv(maxbytes) -> data, or nil at end of stream.
 function Socket:recv(maxbytes)
-  if math_type(maxbytes) ~= "integer" then maxbytes = check_int(maxbytes, 1, "recv") end
+  if math_type(maxbytes) ~= "integer" or maxbytes < 0 then maxbytes = check_size(maxbytes, 1, "recv") end
   local fd = self._fd
   while true do
     local data, err = c_recv(fd, maxbytes)
@@ -313,7 +346,7 @@ end
 
 --- recvfrom(maxbytes) -> data, address (datagram sockets).
 function Socket:recvfrom(maxbytes)
-  maxbytes = check_int(maxbytes, 1, "recvfrom")
+  maxbytes = check_size(maxbytes, 1, "recvfrom")
   local fd = self._fd
   while true do
     local data, host, port = c_recvfrom(fd, maxbytes)
