@@ -16,17 +16,23 @@ local function broadcast(from, msg)
   end
 end
 
+-- A client that vanishes (reset, broken pipe) just leaves: OS errors end its
+-- session quietly; anything else (a cancellation, a bug) goes on up.
+local function quietly(fn, ...)
+  local ok, e = pcall(fn, ...)
+  if not ok and not curio.errors.is(e, curio.OSError) then error(e, 0) end
+end
+
 local function outgoing(stream, q)
-  while true do
-    stream:write(q:get())
-  end
+  quietly(function()
+    while true do stream:write(q:get()) end
+  end)
 end
 
 local function incoming(stream, q, name)
-  -- A client that resets the connection just leaves.
-  pcall(function()
+  quietly(function()
     for line in stream:lines() do
-      broadcast(q, ("%s: %s\n"):format(name, line:gsub("\r$", "")))
+      broadcast(q, ("%s: %s\n"):format(name, (line:gsub("\r$", ""))))
     end
   end)
 end
