@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# benchmarks/run.sh: builds release and prints one table, every curio-lua figure
+# next to its reference measured in the same run (the C servers of ../shared/bench
+# and benchmarks/http_c.c, plain Lua 5.4 coroutines). Figures are reported, never
+# asserted. BENCH_SMOKE=1: a few seconds in all (CI runs it so it never rots).
+# ROUNDS (3), SECS (5) tune the network runs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+SMOKE=${BENCH_SMOKE:-0}
+if [ "$SMOKE" = 1 ]; then ROUNDS=1; SECS=1; SCALE=0.02; else ROUNDS=${ROUNDS:-3}; SECS=${SECS:-5}; SCALE=1; fi
+BENCH=$(cd ../shared/bench 2>/dev/null && pwd) || { echo "run.sh: ../shared/bench not found" >&2; exit 1; }
+CURIO=$(scripts/build.sh release) || exit 1
+BIN=$("$BENCH/build.sh") || exit 1
+cc -O2 -Wall -o "$BIN/http_c" benchmarks/http_c.c || exit 1
+if [ "$SMOKE" != 1 ] && ! command -v wrk >/dev/null; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get install -y -qq wrk >/dev/null 2>&1 || true
+fi
+OUT=$(mktemp -d /tmp/curio-bench.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+
+# --- micro-benchmarks: curio-lua against plain Lua coroutines
+for name in $("$CURIO" benchmarks/micro.lua list); do
+  "$CURIO" benchmarks/micro.lua "$name" "$SCALE" >>"$OUT/micro" || echo "$name failed" >&2
+  lua5.4 benchmarks/lua_baseline.lua "$name" "$SCALE" >>"$OUT/baseline"
+done
+
+# --- echo: alternate the C server and the two curio-lua servers, several rounds
+port=19100
+echo_round() { # label conns size server...
+  local label=$1 conns=$2 size=$3; shift 3
+  port=$((port + 1))
+  CONNS=$conns SIZE=$size SECS=$SECS "$BENCH/run_echo.sh" "$label" "$port" -- "$@" >>"$OUT/echo" 2>>"$OUT/errors"
+}
+for conf in "100 64" "1000 4096"; do
+  set -- $conf
+  [ "$SMOKE" = 1 ] && [ "$1" = 1000 ] && continue
+  for r in $(seq "$ROUNDS"); do
+    echo_round "c/$1x$2" "$1" "$2" "$BIN/echo_c" {port}
+    echo_round "echo.lua/$1x$2" "$1" "$2" "$CURIO" examples/echo.lua {port}
+    echo_round "echo_server.lua/$1x$2" "$1" "$2" "$CURIO" examples/echo_server.lua {port}
+  done
+done
+
+# --- HTTP keep-alive under wrk (Debian's wrk), against a C server
+if command -v wrk >/dev/null; then
+  http_run() { # label server...
+    local label=$1; shift
+    port=$((port + 1))
+    local cmd=("${@//\{port\}/$port}")
+    "${cmd[@]}" >/dev/null 2>&1 &
+    local pid=$!
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+    local rps
+    rps=$(taskset -c 1 wrk -t1 -c100 -d"${SECS}s" "http://127.0.0.1:$port/" 2>/dev/null | awk '/Requests\/sec/ {print $2}')
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    echo "$label ${rps:-0}" >>"$OUT/http"
+  }
+  for r in $(seq "$ROUNDS"); do
+    http_run c "$BIN/http_c" {port}
+    http_run http_hello.lua taskset -c 0 "$CURIO" examples/http_hello.lua {port}
+  done
+else
+  echo "wrk not installed (apt-get install wrk): HTTP figures skipped" >&2
+fi
+
+python3 - "$OUT" <<'PY'
+import os, statistics, sys
+out = sys.argv[1]
+def lines(name):
+    p = os.path.join(out, name)
+    return open(p).read().split("\n") if os.path.exists(p) else []
+def kv(line):
+    return dict(x.split("=", 1) for x in line.split()[1:] if "=" in x)
+
+rows = [("figure", "curio-lua", "reference", "ratio", "target")]
+micro = {l.split()[0]: (float(l.split()[1]), l.split()[2]) for l in lines("micro") if l.strip()}
+base = {l.split()[0]: float(l.split()[1]) for l in lines("baseline") if l.strip()}
+targets = {"hop": "<= 300 ns", "spawn_join": ">= 1,000,000/s", "sleeping_100k": "<= 1300 B",
+           "sleeping_1m": "<= 1300 B", "queue_pingpong": ">= 2,000,000/s",
+           "event_handoff": ">= 2,000,000/s", "lock_handoff": ">= 1,000,000/s",
+           "sleepers_10k": "<= 110 ms", "timeouts": ""}
+refs = {"sleepers_10k": 100.0}  # the ideal
+for name, (v, unit) in sorted(micro.items()):
+    ref = base.get(name, refs.get(name))
+    ratio = f"{v / ref:.2f}" if ref else ""
+    rows.append((f"{name} ({unit})", f"{v:,.0f}", f"{ref:,.0f} (plain Lua)" if name in base else (f"{ref:,.0f} (ideal)" if ref else ""), ratio, targets.get(name, "")))
+
+echo = {}
+for l in lines("echo"):
+    if "msgs_per_s=" not in l: continue
+    d = kv(l)
+    echo.setdefault(l.split()[0], []).append(d)
+def med(ds, key):
+    vals = [float(d[key].rstrip("%")) for d in ds if key in d]
+    return statistics.median(vals) if vals else 0.0
+for conf in ("100x64", "1000x4096"):
+    c = echo.get(f"c/{conf}")
+    if not c: continue
+    cm, cp99, ccpu = med(c, "msgs_per_s"), med(c, "p99_us"), med(c, "srv_cpu")
+    rows.append((f"echo C {conf} (msgs/s, p99 us)", f"{cm:,.0f}", f"p99 {cp99:,.0f}", "1.00", ""))
+    for srv in ("echo.lua", "echo_server.lua"):
+        s = echo.get(f"{srv}/{conf}")
+        if not s: continue
+        m, p99, cpu = med(s, "msgs_per_s"), med(s, "p99_us"), med(s, "srv_cpu")
+        rows.append((f"echo {srv} {conf} (msgs/s)", f"{m:,.0f}", f"{cm:,.0f} (C)", f"{m / cm:.2f}" if cm else "", ">= 0.9" if conf == "100x64" else ""))
+        cpu_per = cpu / m if m else 0; ccpu_per = ccpu / cm if cm else 0
+        rows.append((f"  server CPU per msg (us)", f"{cpu_per * 1e4:.2f}", f"{ccpu_per * 1e4:.2f} (C)", f"{cpu_per / ccpu_per:.2f}" if ccpu_per else "", "<= 1.2" if conf == "100x64" else ""))
+        rows.append((f"  p99 latency (us)", f"{p99:,.0f}", f"{cp99:,.0f} (C)", "", ""))
+http = {}
+for l in lines("http"):
+    if l.strip():
+        k, v = l.split()
+        http.setdefault(k, []).append(float(v))
+if http.get("c") and http.get("http_hello.lua"):
+    c, h = statistics.median(http["c"]), statistics.median(http["http_hello.lua"])
+    rows.append(("http_hello.lua under wrk (req/s)", f"{h:,.0f}", f"{c:,.0f} (C)", f"{h / c:.2f}" if c else "", ""))
+w = [max(len(r[i]) for r in rows) for i in range(5)]
+for i, r in enumerate(rows):
+    print(" | ".join(x.ljust(w[j]) for j, x in enumerate(r)))
+    if i == 0: print("-+-".join("-" * x for x in w))
+errs = lines("errors")
+if any(e.strip() for e in errs):
+    print("\nerrors:\n" + "\n".join(e for e in errs if e.strip()))
+PY
