@@ -59,21 +59,37 @@ static int open_state(lua_State *L) {
     return 0;
 }
 
+cl_allocator *cl_allocator_new(void);
+void cl_allocator_free(cl_allocator *a);
+lua_State *cl_newstate_with(cl_allocator *a);
+
 lua_State *cl_newstate(curio_host *host, int noenv) {
-    lua_State *L = luaL_newstate();
-    if (!L) return NULL;
+    cl_allocator *a = cl_allocator_new();
+    if (!a) return NULL;
+    lua_State *L = cl_newstate_with(a);
+    if (!L) { cl_allocator_free(a); return NULL; }
     *(curio_host **)lua_getextraspace(L) = host;
     lua_pushcfunction(L, open_state);
     lua_pushinteger(L, noenv);
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
         if (host) snprintf(host->errbuf, sizeof host->errbuf, "%s", lua_tostring(L, -1));
-        lua_close(L);
+        cl_close(L);
         return NULL;
     }
     return L;
 }
 
-void cl_close(lua_State *L) { lua_close(L); }
+cl_allocator *cl_state_allocator(lua_State *L) {
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+void cl_close(lua_State *L) {
+    cl_allocator *a = cl_state_allocator(L);
+    lua_close(L);
+    cl_allocator_free(a);
+}
 
 int cl_unref(lua_State *L, int ref) {
     /* Cannot raise: luaL_unref only stores into two registry slots that already

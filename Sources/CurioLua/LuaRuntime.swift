@@ -71,6 +71,15 @@ public final class LuaRuntime {
         return (rc, nil)
     }
 
+    /// Bytes the Lua state holds now.
+    public var memoryInUse: Int { Int(cl_allocator_bytes(cl_state_allocator(L))) }
+
+    /// A cap on the bytes the Lua state may hold (nil: none). An allocation past it
+    /// fails, and Lua raises "not enough memory" in the code that asked for it.
+    public var memoryLimit: Int? {
+        didSet { cl_allocator_set_limit(cl_state_allocator(L), memoryLimit.map { max(0, $0) } ?? 0) }
+    }
+
     public struct ScriptError: Swift.Error, CustomStringConvertible {
         public let message: String
         public var description: String { message }

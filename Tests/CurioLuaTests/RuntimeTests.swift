@@ -69,3 +69,30 @@ final class ResultsBox: @unchecked Sendable {
     func append(_ s: String) { lock.lock(); v.append(s); lock.unlock() }
     var values: [String] { lock.lock(); defer { lock.unlock() }; return v }
 }
+
+final class MemoryLimitTests: XCTestCase {
+    func testAScriptPastTheLimitFailsCleanlyAndTheRuntimeGoesOn() throws {
+        let rt = try LuaRuntime()
+        _ = try rt.run("return require('curio') and 1") // load the library first
+        rt.memoryLimit = rt.memoryInUse + 2_000_000
+        XCTAssertThrowsError(try rt.run("""
+            local curio = require "curio"
+            local t = {}
+            for i = 1, 10000000 do t[i] = tostring(i) end
+            """)) { e in
+            XCTAssertTrue("\(e)".contains("not enough memory"), "\(e)")
+        }
+        // other tasks were unaffected and the state still works
+        let out = try rt.run("""
+            local curio = require "curio"
+            local hog = curio.spawn(function() local t = {} for i = 1, 1e7 do t[i] = {} end end)
+            hog._quiet = true
+            local ok = curio.spawn(function() curio.sleep(0.001) return "alive" end)
+            hog:wait()
+            return ok:join() .. " " .. tostring(hog:exception()):match("not enough memory")
+            """)
+        XCTAssertEqual(out, "alive not enough memory")
+        rt.memoryLimit = nil
+        XCTAssertEqual(try rt.run("return 1 + 1"), "2")
+    }
+}

@@ -90,6 +90,7 @@ end
 M.msgh = msgh
 
 local function unwrap(e)
+  if type(e) ~= "table" then return e end -- e.g. "not enough memory": no handler ran
   if getmetatable(e) == Wrapped then return e.value, e.traceback end
   return e, rawget(e, "traceback")
 end
@@ -125,7 +126,7 @@ local function finish(t, ok, ...)
     if not is(e, errors.CancelledError) and not t._quiet then report_crash(t, e, tb) end
   end
   t._done = true
-  local g = t._group
+  local g = rawget(t, "_group") -- set only for group members
   if g then g:_task_done(t) end
 end
 
@@ -142,9 +143,10 @@ local function spawn(fn, daemon, main, ...)
       error(("bad argument #1 to 'spawn' (function expected, got %s)"):format(type(fn)), 3)
     end
   end
-  -- the fields every task gets, so the table is allocated once (8 fit its hash part)
+  -- The fields every task gets, so the table is allocated once: 8 fill its hash
+  -- part exactly; adding a 9th later means a resize (a group, an error: rarer).
   local t = setmetatable({ _fn = fn, daemon = daemon, _co = false, id = 0, parent_id = 0,
-    _done = false, _results = false, _group = false }, Task)
+    _done = false, _results = false, _joined = false }, Task)
   local co = co_create(xpcall)
   t._co = co
   local id, parent = core_spawn(co, daemon, main, t, fn, msgh, ...)

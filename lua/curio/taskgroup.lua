@@ -67,7 +67,7 @@ function TaskGroup:add_task(t)
     error(("bad argument #1 to 'add_task' (Task expected, got %s)"):format(type(t)), 2)
   end
   if self._closed then error(errors.CurioError("task group is closed"), 2) end
-  if t._group then error(errors.CurioError("task already belongs to a group"), 2) end
+  if rawget(t, "_group") then error(errors.CurioError("task already belongs to a group"), 2) end
   if t._joined then error(errors.CurioError("task was already joined"), 2) end
   t._group = self
   if t.daemon then

@@ -25,9 +25,16 @@ typedef struct curio_host {
     char errbuf[512];
 } curio_host;
 
+/// The state's allocator (alloc.c): size-class free lists, byte count, optional limit.
+typedef struct cl_allocator cl_allocator;
+size_t cl_allocator_bytes(cl_allocator *a);
+void cl_allocator_set_limit(cl_allocator *a, size_t limit);
+
 /// Creates a state with the standard libraries, the embedded `curio` modules and the
 /// host pointer. `noenv` ignores LUA_PATH/LUA_CPATH (like `lua -E`). NULL on failure.
 lua_State *cl_newstate(curio_host *host, int noenv);
+/// The allocator of a state made by cl_newstate.
+cl_allocator *cl_state_allocator(lua_State *L);
 void cl_close(lua_State *L);
 
 /// The light userdata every kernel trap yields first.
