@@ -126,7 +126,7 @@ local function finish(t, ok, ...)
     if not is(e, errors.CancelledError) and not t._quiet then report_crash(t, e, tb) end
   end
   t._done = true
-  local g = rawget(t, "_group") -- set only for group members
+  local g = t._group
   if g then g:_task_done(t) end
 end
 
@@ -144,9 +144,10 @@ local function spawn(fn, daemon, main, ...)
     end
   end
   -- The fields every task gets, so the table is allocated once: 8 fill its hash
-  -- part exactly; adding a 9th later means a resize (a group, an error: rarer).
+  -- part exactly (a 9th, e.g. an error, means a resize). `_done` is false, true,
+  -- or "joined" once join() or a task group collected the outcome.
   local t = setmetatable({ _fn = fn, daemon = daemon, _co = false, id = 0, parent_id = 0,
-    _done = false, _results = false, _joined = false }, Task)
+    _done = false, _results = false, _group = false }, Task)
   local co = co_create(xpcall)
   t._co = co
   local id, parent = core_spawn(co, daemon, main, t, fn, msgh, ...)
@@ -213,7 +214,7 @@ function Task:join()
   if not self._done and trap(JOIN, self.id) == -1 then
     error(errors.CurioError("a task cannot join itself"), 2)
   end
-  self._joined = true
+  self._done = "joined"
   return outcome(self)
 end
 
@@ -248,7 +249,7 @@ function Task:cancel(opts)
   return caused
 end
 
-function Task:done() return self._done end
+function Task:done() return self._done ~= false end
 function Task:cancelled() return self._cancelled == true end
 
 function Task:result()

@@ -6,6 +6,7 @@ local task = require "curio.task"
 
 local is = errors.is
 local JOIN_WAIT = K.STATE.JOIN_WAIT
+local waiting = K.waiting
 
 local TaskGroup = {}
 TaskGroup.__index = TaskGroup
@@ -34,7 +35,8 @@ function M.TaskGroup(opts)
     _finished = {},    -- finished tasks not yet returned by next_done: [_fhead, _ftail]
     _fhead = 1,
     _ftail = 0,
-    _wq = K.waitqueue(true),
+    _next_wq = K.waitqueue(true), -- next_done() waiters: woken by every finish
+    _join_wq = K.waitqueue(true), -- join() waiters: woken once the policy is met
     _closed = false,
     completed = nil,
   }, TaskGroup)
@@ -42,6 +44,12 @@ end
 
 local function failed(t)
   return t._error ~= nil and not is(t._error, errors.CancelledError)
+end
+
+-- Whether join() may stop waiting: the policy's task completed (a failure for
+-- "all"), or no non-daemon member is left running.
+local function satisfied(self)
+  return self.completed ~= nil or self._running == 0
 end
 
 -- Called from the member task itself as it finishes.
@@ -59,7 +67,8 @@ function TaskGroup:_task_done(t)
       self.completed = t
     end
   end
-  K.wake(self._wq, math.maxinteger)
+  if waiting(self._next_wq) > 0 then K.wake(self._next_wq, math.maxinteger) end
+  if satisfied(self) and waiting(self._join_wq) > 0 then K.wake(self._join_wq, math.maxinteger) end
 end
 
 function TaskGroup:add_task(t)
@@ -67,8 +76,8 @@ function TaskGroup:add_task(t)
     error(("bad argument #1 to 'add_task' (Task expected, got %s)"):format(type(t)), 2)
   end
   if self._closed then error(errors.CurioError("task group is closed"), 2) end
-  if rawget(t, "_group") then error(errors.CurioError("task already belongs to a group"), 2) end
-  if t._joined then error(errors.CurioError("task was already joined"), 2) end
+  if t._group then error(errors.CurioError("task already belongs to a group"), 2) end
+  if t._done == "joined" then error(errors.CurioError("task was already joined"), 2) end
   t._group = self
   if t.daemon then
     self._daemons[#self._daemons + 1] = t
@@ -99,12 +108,12 @@ function TaskGroup:next_done()
       for _, d in ipairs(self._daemons) do if not d:done() then alive = true break end end
     end
     if not alive then return nil end
-    K.wait(self._wq, JOIN_WAIT)
+    K.wait(self._next_wq, JOIN_WAIT)
   end
   local t = self._finished[self._fhead]
   self._finished[self._fhead] = nil
   self._fhead = self._fhead + 1
-  t._joined = true
+  t._done = "joined"
   return t
 end
 
@@ -129,32 +138,28 @@ end
 
 --- Cancels every member still running (newest first) and waits for them.
 function TaskGroup:cancel_remaining()
-  local all = {}
-  for _, t in ipairs(self._members) do all[#all + 1] = t end
-  for _, t in ipairs(self._daemons) do all[#all + 1] = t end
-  table.sort(all, function(a, b) return a.id > b.id end)
-  for _, t in ipairs(all) do
-    if not t:done() then t:cancel(false) end
+  local live = {}
+  for _, list in ipairs { self._members, self._daemons } do
+    for _, t in ipairs(list) do
+      if t._done == false then live[#live + 1] = t end
+    end
   end
-  for _, t in ipairs(all) do t:wait() end
-end
-
-local function satisfied(self)
-  if self.completed ~= nil and self._wait ~= "all" then return true end
-  if self._wait == "all" and self.completed ~= nil then return true end
-  return self._running == 0
+  if #live == 0 then return end
+  table.sort(live, function(a, b) return a.id > b.id end)
+  for _, t in ipairs(live) do t:cancel(false) end
+  for _, t in ipairs(live) do t:wait() end
 end
 
 --- Waits according to the policy, then cancels whatever remains.
 function TaskGroup:join()
   if self._wait ~= "none" then
     while not satisfied(self) do
-      K.wait(self._wq, JOIN_WAIT)
+      K.wait(self._join_wq, JOIN_WAIT)
     end
   end
   self._closed = true
   self:cancel_remaining()
-  for _, t in ipairs(self._members) do t._joined = true end
+  for _, t in ipairs(self._members) do t._done = "joined" end
 end
 
 function TaskGroup:close(err)
