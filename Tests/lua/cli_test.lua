@@ -1,20 +1,8 @@
 -- Runs the curio-lua binary itself, as a user would.
-local core = require "curio.core"
+local support = require "support"
 
-local exe = core.exepath()
+local exe, sh, run = support.exe, support.sh, support.run
 local fixtures = "Tests/lua/fixtures/"
-
-local function sh(cmd)
-  local p = io.popen("( " .. cmd .. "\n) 2>&1; echo \"rc=$?\"")
-  local out = p:read("a")
-  p:close()
-  local body, rc = out:match("^(.-)rc=(%d+)\n$")
-  return body, tonumber(rc)
-end
-
-local function run(args, env)
-  return sh((env or "") .. " '" .. exe .. "' " .. args)
-end
 
 describe("curio-lua CLI", function()
   it("runs a script as the main task", function()

@@ -1,14 +1,5 @@
 -- The examples are part of the documentation: they must keep running.
-local core = require "curio.core"
-local exe = core.exepath()
-
-local function run(args)
-  local p = io.popen("'" .. exe .. "' " .. args .. " 2>&1; echo \"rc=$?\"")
-  local out = p:read("a")
-  p:close()
-  local body, rc = out:match("^(.-)rc=(%d+)\n$")
-  return body, tonumber(rc)
-end
+local run = require("support").run
 
 describe("examples", function()
   it("tour.lua", function()

@@ -4,17 +4,7 @@ local core = require "curio.core"
 
 local exe = core.exepath()
 
--- Captures what is written to io.stderr while fn runs.
-local function capture_stderr(fn)
-  local buf = {}
-  local real = io.stderr
-  io.stderr = { write = function(self, ...) for _, s in ipairs { ... } do buf[#buf + 1] = s end return self end,
-    flush = function() end }
-  local ok, e = pcall(fn)
-  io.stderr = real
-  if not ok then error(e, 0) end
-  return table.concat(buf)
-end
+local capture_stderr = require("support").capture_stderr
 
 local function echo_handler(client, addr)
   while true do

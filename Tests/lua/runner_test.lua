@@ -1,15 +1,8 @@
 -- The test runner, driven as a user would: curio-lua test ...
-local core = require "curio.core"
-local exe = core.exepath()
+local support = require "support"
 local sample = "Tests/lua/fixtures/runner/sample.lua"
 
-local function run(args)
-  local p = io.popen("'" .. exe .. "' test " .. args .. " 2>&1; echo \"rc=$?\"")
-  local out = p:read("a")
-  p:close()
-  local body, rc = out:match("^(.-)rc=(%d+)\n$")
-  return body, tonumber(rc)
-end
+local function run(args) return support.run("test " .. args) end
 
 describe("curio-lua test", function()
   it("reports each test and a closing summary, exit 1 on failure", function()

@@ -6,17 +6,7 @@ outside_coroutine_error = select(2, coroutine.resume(coroutine.create(function()
   return e
 end)))
 
--- Captures what is written to io.stderr while fn runs.
-local function capture_stderr(fn)
-  local buf = {}
-  local real = io.stderr
-  io.stderr = { write = function(self, ...) for _, s in ipairs { ... } do buf[#buf + 1] = s end return self end,
-    flush = function() end }
-  local ok, e = pcall(fn)
-  io.stderr = real
-  if not ok then error(e, 0) end
-  return table.concat(buf)
-end
+local capture_stderr = require("support").capture_stderr
 
 describe("spawn and join", function()
   it("runs the child only when the parent blocks", function()

@@ -215,6 +215,19 @@ local function env_for(suite)
   return env
 end
 
+-- While a file's tests load and run, its folder is first on package.path, so
+-- test files can `require` helpers that sit beside them.
+local function with_path_of(file, fn, ...)
+  local dir = file:match("^(.*)/[^/]*$") or "."
+  local saved = package.path
+  package.path = dir .. "/?.lua;" .. saved
+  local r = table.pack(pcall(fn, ...))
+  package.path = saved
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
+end
+M.with_path_of = with_path_of
+
 --- Loads a test file and returns its tests (or nil, error).
 function M.collect(path)
   local suite = new_suite()
@@ -321,9 +334,18 @@ function M.run(paths, opts)
   local timeout = opts.timeout or 10
   local files = {}
   for _, p in ipairs(paths) do find_files(p, files) end
-  local passed, failed, skipped = 0, 0, 0
+  local counts = { passed = 0, failed = 0, skipped = 0 }
   local out = io.stdout
   for _, file in ipairs(files) do
+    with_path_of(file, M.run_file, file, opts, out, counts, timeout)
+  end
+  return counts.passed, counts.failed, counts.skipped
+end
+
+--- Runs one file's tests, adding to counts.
+function M.run_file(file, opts, out, counts, timeout)
+  do
+    local passed, failed, skipped = 0, 0, 0
     local tests, err = M.collect(file)
     if not tests then
       failed = failed + 1
@@ -350,8 +372,10 @@ function M.run(paths, opts)
         end
       end
     end
+    counts.passed = counts.passed + passed
+    counts.failed = counts.failed + failed
+    counts.skipped = counts.skipped + skipped
   end
-  return passed, failed, skipped
 end
 
 --- `curio-lua test [--filter P] [--list] [--timeout S] [paths...]`
