@@ -43,6 +43,13 @@ describe("curio-lua test", function()
     assert.matches("cannot open /no/such/dir", out)
   end)
 
+  it("Ctrl-C stops the run with status 130", function()
+    local out, rc = support.sh("'" .. support.exe .. "' test " .. sample ..
+      " & pid=$!; sleep 0.5; kill -INT $pid; wait $pid")
+    assert.equal(130, rc, out)
+    assert.matches("interrupted\n$", out)
+  end)
+
   it("each test gets a fresh kernel", function()
     -- task ids restart at 1 in every test's kernel
     assert.equal(1, require("curio").current_task().id)

@@ -282,6 +282,12 @@ local function run_body(test, timeout)
     end
   end
   local t = curio._run_main(main)
+  local K = require "curio.kernel"
+  if K.kcall(K.K.INTERRUPTED) > 0 then -- Ctrl-C: stop the whole run, like an interpreter
+    io.stdout:write("interrupted\n")
+    io.stdout:flush()
+    os.exit(130)
+  end
   if t._error ~= nil then return false, t._error, t._traceback end
   return true
 end
