@@ -329,16 +329,19 @@ static int l_sockerror(lua_State *L) {
     return 1;
 }
 
-/* sockinfo(fd) -> family, type | nil, errno (ENOTSOCK for other fds) */
+/* sockinfo(fd) -> family, type, protocol | nil, errno (ENOTSOCK for other fds) */
 static int l_sockinfo(lua_State *L) {
-    int fd = fd_arg(L), family = 0, type = 0;
+    int fd = fd_arg(L), family = 0, type = 0, proto = 0;
     socklen_t n = sizeof family;
     if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &n) < 0) return fail(L, errno);
     n = sizeof type;
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &n) < 0) return fail(L, errno);
+    n = sizeof proto;
+    if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &n) < 0) return fail(L, errno);
     lua_pushinteger(L, family);
     lua_pushinteger(L, type);
-    return 2;
+    lua_pushinteger(L, proto);
+    return 3;
 }
 
 /* dup(fd) -> a new close-on-exec, non-blocking descriptor (socket.fromfd). */

@@ -3,11 +3,25 @@ import CSys
 /// epoll, edge-triggered, one registration per fd for its whole life: a blocked
 /// reader or writer is recorded in a per-fd slot and the registration is never
 /// modified, so waiting costs no syscall beyond the read/write that hit EAGAIN.
+///
+/// Input readiness that arrives while no task waits to read is remembered, and the
+/// next reader to wait is resumed by the next poll instead of blocking. That lets
+/// the socket layer wait straight after a short TCP read (which shows the receive
+/// queue was empty, as tokio and nginx use it) without first paying for a read that
+/// returns EAGAIN: data that came after that read raised an edge, which either
+/// found the reader waiting or was remembered. The end of input (RDHUP, HUP, ERR)
+/// and urgent data (PRI) are remembered even when they woke a reader: data and FIN
+/// often come in one edge and the short read that takes the data leaves the FIN for
+/// the next read; a read stops short at the urgent mark. A remembered edge whose
+/// data was read meanwhile costs one spurious wake-up (the retried read gets EAGAIN).
 final class Poller {
-    static let epollIn: UInt32 = 0x001, epollOut: UInt32 = 0x004, epollErr: UInt32 = 0x008,
-        epollHup: UInt32 = 0x010, epollRdHup: UInt32 = 0x2000, epollEt: UInt32 = 0x8000_0000
+    static let epollIn: UInt32 = 0x001, epollPri: UInt32 = 0x002, epollOut: UInt32 = 0x004,
+        epollErr: UInt32 = 0x008, epollHup: UInt32 = 0x010, epollRdHup: UInt32 = 0x2000,
+        epollEt: UInt32 = 0x8000_0000
     struct Slot {
         var registered = false
+        /// Input readiness that no reader took (or after which no edge may follow).
+        var readable = false
         var reader: TaskRecord?
         var writer: TaskRecord?
     }
@@ -17,6 +31,8 @@ final class Poller {
     private(set) var slots: [Slot] = []
     /// Tasks currently waiting on an fd.
     private(set) var waiters = 0
+    /// Readers that waited on remembered readiness: resumed by the next poll.
+    private var early: [Int32] = []
     var events = [csys_event](repeating: csys_event(), count: 256)
 
     init() throws(KernelError) {
@@ -40,7 +56,7 @@ final class Poller {
             slots.append(contentsOf: repeatElement(Slot(), count: max(i + 1 - slots.count, slots.count)))
         }
         if !slots[i].registered {
-            let ev = Poller.epollIn | Poller.epollOut | Poller.epollRdHup | Poller.epollEt
+            let ev = Poller.epollIn | Poller.epollPri | Poller.epollOut | Poller.epollRdHup | Poller.epollEt
             var r = csys_epoll_ctl(epfd, 1, fd, ev, UInt64(i))
             if r == -17 { r = csys_epoll_ctl(epfd, 3, fd, ev, UInt64(i)) }  // EEXIST: fd number reused
             if r < 0 { return -r }
@@ -52,9 +68,27 @@ final class Poller {
         } else {
             if slots[i].reader != nil { return 16 }
             slots[i].reader = t
+            if slots[i].readable {
+                slots[i].readable = false
+                early.append(fd)
+            }
         }
         waiters += 1
         return 0
+    }
+
+    /// Resumes the readers queued by `wait` on remembered readiness (unless they
+    /// stopped waiting meanwhile).
+    private func resumeEarly(_ ready: (TaskRecord) -> Void) {
+        for fd in early {
+            let i = Int(fd)
+            if i < slots.count, let r = slots[i].reader {
+                slots[i].reader = nil
+                waiters -= 1
+                ready(r)
+            }
+        }
+        early.removeAll(keepingCapacity: true)
     }
 
     func cancelWait(fd: Int32, write: Bool) {
@@ -83,12 +117,13 @@ final class Poller {
         return write ? slots[i].writer : slots[i].reader
     }
 
-    /// Polls once; calls `ready` for each task whose fd became ready, and `wake`
-    /// when the kernel's wake-up fd fired.
+    /// Polls once; calls `ready` for each task whose fd became ready (or that waited
+    /// on remembered readiness), and `wake` when the kernel's wake-up fd fired.
     func poll(timeoutMs: Int32, ready: (TaskRecord) -> Void, wake: () -> Void) {
         let n = events.withUnsafeMutableBufferPointer { b in
-            csys_epoll_wait(epfd, b.baseAddress, Int32(b.count), timeoutMs)
+            csys_epoll_wait(epfd, b.baseAddress, Int32(b.count), early.isEmpty ? timeoutMs : 0)
         }
+        defer { if !early.isEmpty { resumeEarly(ready) } }
         if n <= 0 { return }
         for k in 0..<Int(n) {
             let e = events[k]
@@ -96,10 +131,18 @@ final class Poller {
             let i = Int(e.data)
             guard i < slots.count else { continue }
             let bad = e.events & (Poller.epollErr | Poller.epollHup) != 0
-            if e.events & (Poller.epollIn | Poller.epollRdHup) != 0 || bad, let r = slots[i].reader {
-                slots[i].reader = nil
-                waiters -= 1
-                ready(r)
+            // No edge may follow data that a short read leaves behind: after the end
+            // of input or an error, or at TCP urgent data (a read stops at its mark).
+            let noEdgeFollows = e.events & (Poller.epollRdHup | Poller.epollPri) != 0 || bad
+            if e.events & Poller.epollIn != 0 || noEdgeFollows {
+                if let r = slots[i].reader {
+                    slots[i].reader = nil
+                    waiters -= 1
+                    ready(r)
+                    if noEdgeFollows { slots[i].readable = true }
+                } else {
+                    slots[i].readable = true
+                }
             }
             if e.events & Poller.epollOut != 0 || bad, let w = slots[i].writer {
                 slots[i].writer = nil

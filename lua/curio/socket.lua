@@ -1,8 +1,9 @@
 -- curio.socket: sockets whose blocking methods suspend only the calling task.
 -- Every socket is non-blocking. A blocking method tries its syscall first and
 -- waits (an IO trap) only on EAGAIN, then tries again: the kernel's epoll is
--- edge-triggered, so "try, then wait" is the only correct order. The syscalls
--- are in Sources/CLuaShim/socket.c (module curio.csocket).
+-- edge-triggered, so "try, then wait" is the only correct order. (One exception,
+-- in recv: after a short TCP read, which shows the socket is empty, it waits first.)
+-- The syscalls are in Sources/CLuaShim/socket.c (module curio.csocket).
 local c = require "curio.csocket"
 local K = require "curio.kernel"
 local errors = require "curio.errors"
@@ -26,6 +27,7 @@ for _, k in ipairs { "AF_INET", "AF_INET6", "AF_UNIX", "AF_UNSPEC", "SOCK_STREAM
 end
 local AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM, SOCK_DGRAM = c.AF_INET, c.AF_INET6, c.AF_UNIX,
   c.SOCK_STREAM, c.SOCK_DGRAM
+local IPPROTO_TCP = c.IPPROTO_TCP
 local FAMILY = { [AF_INET] = "AF_INET", [AF_INET6] = "AF_INET6", [AF_UNIX] = "AF_UNIX" }
 local TYPE = { [SOCK_STREAM] = "SOCK_STREAM", [SOCK_DGRAM] = "SOCK_DGRAM" }
 
@@ -206,8 +208,12 @@ local Socket = { __name = "curio.socket" }
 Socket.__index = Socket
 M.Socket = Socket
 
-local function wrap(fd, family, socktype)
-  return setmetatable({ _fd = fd, family = family, type = socktype, _dgram = socktype == SOCK_DGRAM }, Socket)
+-- _tcp: a TCP socket, whose short reads show the receive queue was emptied (see recv).
+local function wrap(fd, family, socktype, proto)
+  local tcp = socktype == SOCK_STREAM and (family == AF_INET or family == AF_INET6)
+    and (proto == 0 or proto == IPPROTO_TCP)
+  return setmetatable({ _fd = fd, family = family, type = socktype, _dgram = socktype == SOCK_DGRAM,
+    _tcp = tcp, _drained = false }, Socket)
 end
 
 function Socket:__tostring()
@@ -260,7 +266,7 @@ function Socket:accept()
   local fd = self._fd
   while true do
     local cfd, host, port = c_accept(fd)
-    if cfd then return wrap(cfd, self.family, self.type), address(host, port) end
+    if cfd then return wrap(cfd, self.family, self.type, self._tcp and IPPROTO_TCP or -1), address(host, port) end
     if host ~= EAGAIN then error(syscall_error(self, "accept", host), 0) end
     local r = trap(IO, fd, 0)
     if r ~= 0 then error(wait_error(self, "accept", r), 0) end
@@ -289,13 +295,26 @@ function Socket:connect(host, port)
 end
 
 --- recv(maxbytes) -> data, or nil at end of stream.
+-- A TCP read shorter than asked for emptied the receive queue (TCP copies all it
+-- has), so the next recv waits for readiness before trying, saving a syscall that
+-- would only return EAGAIN. That is safe with edge-triggered epoll because the
+-- poller remembers edges that come while nobody waits (Sources/CurioKernel/Poller.swift).
 function Socket:recv(maxbytes)
   if math_type(maxbytes) ~= "integer" or maxbytes < 0 then maxbytes = check_size(maxbytes, 1, "recv") end
   local fd = self._fd
+  if self._drained and fd >= 0 then
+    self._drained = false
+    local r = trap(IO, fd, 0)
+    if r ~= 0 then error(wait_error(self, "recv", r), 0) end
+  end
   while true do
     local data, err = c_recv(fd, maxbytes)
     if data then
-      if data == "" and maxbytes > 0 and not self._dgram then return nil end
+      local n = #data
+      if n < maxbytes and not self._dgram then
+        if n == 0 then return nil end
+        self._drained = self._tcp
+      end
       return data
     end
     if err ~= EAGAIN then error(syscall_error(self, "recv", err), 0) end
@@ -438,7 +457,7 @@ end
 local function new(family, socktype, proto, fname)
   local fd, err = c.socket(family, socktype, proto or 0)
   if not fd then error(oserror(fname, err), 0) end
-  return wrap(fd, family, socktype)
+  return wrap(fd, family, socktype, proto or 0)
 end
 
 --- socket([family=AF_INET], [type=SOCK_STREAM], [proto=0])
@@ -460,18 +479,18 @@ function M.socketpair(family, socktype)
   family, socktype = family or AF_UNIX, socktype or SOCK_STREAM
   local a, b = c.socketpair(family, socktype)
   if not a then error(oserror("socketpair", b), 0) end
-  return wrap(a, family, socktype), wrap(b, family, socktype)
+  return wrap(a, family, socktype, 0), wrap(b, family, socktype, 0)
 end
 
 --- fromfd(fd) -> a socket on a duplicate of descriptor fd (as Python's
 --- socket.fromfd; the original stays open and is the caller's to close).
 function M.fromfd(fd)
   check_int(fd, 1, "fromfd")
-  local family, socktype = c.sockinfo(fd)
+  local family, socktype, proto = c.sockinfo(fd)
   if not family then error(oserror("fromfd " .. fd, socktype), 0) end
   local nfd, err = c.dup(fd)
   if not nfd then error(oserror("fromfd " .. fd, err), 0) end
-  return wrap(nfd, family, socktype)
+  return wrap(nfd, family, socktype, proto)
 end
 
 M.is_socket = function(v) return getmetatable(v) == Socket end
