@@ -245,14 +245,15 @@ static int l_spawn(lua_State *L) {
     return 2;
 }
 
-#define FINISHER_KEY "curio.finisher"
-
 /* core.set_finisher(fn): fn(task, ok, ...) is called when a task's coroutine ends,
    with what its body (xpcall) returned. */
 static int l_set_finisher(lua_State *L) {
+    curio_host *h = host_of(L);
     luaL_checktype(L, 1, LUA_TFUNCTION);
+    if (!h) return luaL_error(L, "curio: no kernel host");
     lua_settop(L, 1);
-    lua_setfield(L, LUA_REGISTRYINDEX, FINISHER_KEY);
+    if (h->finisher_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->finisher_ref);
+    h->finisher_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
 
@@ -263,7 +264,7 @@ static int finish_p(lua_State *L) {
     int failed = lua_toboolean(L, 4);
     lua_settop(L, 0);
     luaL_checkstack(L, nres + 3, "too many results");
-    lua_getfield(L, LUA_REGISTRYINDEX, FINISHER_KEY);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, host_of(L)->finisher_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     if (failed) lua_pushboolean(L, 0); /* the coroutine itself died: (false, error) */
     lua_xmove(co, L, nres);

@@ -22,6 +22,8 @@ typedef struct curio_host {
     /// stores the parent's id, or returns -1 with a message in `errbuf`, or -2 if
     /// there is no current task.
     int64_t (*spawn)(void *ctx, lua_State *co, int ref, int daemon, int main, int64_t *parent);
+    /// Registry reference of the Lua task finisher (core.set_finisher), or 0.
+    int finisher_ref;
     char errbuf[512];
 } curio_host;
 
