@@ -208,12 +208,17 @@ local Socket = { __name = "curio.socket" }
 Socket.__index = Socket
 M.Socket = Socket
 
--- _tcp: a TCP socket, whose short reads show the receive queue was emptied (see recv).
-local function wrap(fd, family, socktype, proto)
-  local tcp = socktype == SOCK_STREAM and (family == AF_INET or family == AF_INET6)
+local function is_tcp(family, socktype, proto)
+  return socktype == SOCK_STREAM and (family == AF_INET or family == AF_INET6)
     and (proto == 0 or proto == IPPROTO_TCP)
-  return setmetatable({ _fd = fd, family = family, type = socktype, _dgram = socktype == SOCK_DGRAM,
-    _tcp = tcp, _drained = false }, Socket)
+end
+
+-- TCP sockets have _drained (see recv); it stays nil on others. (Four fields: the
+-- table's hash part stays at four slots.)
+local function wrap(fd, family, socktype, tcp)
+  local s = setmetatable({ _fd = fd, family = family, type = socktype }, Socket)
+  if tcp then s._drained = false end
+  return s
 end
 
 function Socket:__tostring()
@@ -266,7 +271,7 @@ function Socket:accept()
   local fd = self._fd
   while true do
     local cfd, host, port = c_accept(fd)
-    if cfd then return wrap(cfd, self.family, self.type, self._tcp and IPPROTO_TCP or -1), address(host, port) end
+    if cfd then return wrap(cfd, self.family, self.type, self._drained ~= nil), address(host, port) end
     if host ~= EAGAIN then error(syscall_error(self, "accept", host), 0) end
     local r = trap(IO, fd, 0)
     if r ~= 0 then error(wait_error(self, "accept", r), 0) end
@@ -311,9 +316,9 @@ function Socket:recv(maxbytes)
     local data, err = c_recv(fd, maxbytes)
     if data then
       local n = #data
-      if n < maxbytes and not self._dgram then
+      if n < maxbytes and self.type ~= SOCK_DGRAM then
         if n == 0 then return nil end
-        self._drained = self._tcp
+        if self._drained ~= nil then self._drained = true end -- TCP
       end
       return data
     end
@@ -457,7 +462,7 @@ end
 local function new(family, socktype, proto, fname)
   local fd, err = c.socket(family, socktype, proto or 0)
   if not fd then error(oserror(fname, err), 0) end
-  return wrap(fd, family, socktype, proto or 0)
+  return wrap(fd, family, socktype, is_tcp(family, socktype, proto or 0))
 end
 
 --- socket([family=AF_INET], [type=SOCK_STREAM], [proto=0])
@@ -479,7 +484,7 @@ function M.socketpair(family, socktype)
   family, socktype = family or AF_UNIX, socktype or SOCK_STREAM
   local a, b = c.socketpair(family, socktype)
   if not a then error(oserror("socketpair", b), 0) end
-  return wrap(a, family, socktype, 0), wrap(b, family, socktype, 0)
+  return wrap(a, family, socktype, false), wrap(b, family, socktype, false)
 end
 
 --- fromfd(fd) -> a socket on a duplicate of descriptor fd (as Python's
@@ -490,7 +495,7 @@ function M.fromfd(fd)
   if not family then error(oserror("fromfd " .. fd, socktype), 0) end
   local nfd, err = c.dup(fd)
   if not nfd then error(oserror("fromfd " .. fd, err), 0) end
-  return wrap(nfd, family, socktype, proto)
+  return wrap(nfd, family, socktype, is_tcp(family, socktype, proto))
 end
 
 M.is_socket = function(v) return getmetatable(v) == Socket end
