@@ -226,9 +226,11 @@ local function read_n(self, n)
 end
 
 -- Reads until "\n" (kept) or end of stream; nil at end of stream. Bytes of an
--- unfinished line stay buffered if the read is interrupted.
-local function readline(self)
-  local raw, from = self._raw, self._pos
+-- unfinished line stay buffered if the read is interrupted. `from`: where to start
+-- looking for "\n" (the buffer before it is known to have none).
+local function readline(self, from)
+  local raw = self._raw
+  from = from or self._pos
   while true do
     local buf, pos = self._buf, self._pos
     local i = find(buf, "\n", from, true)
@@ -316,7 +318,14 @@ end
 --- end of stream.
 function Stream:readline()
   begin_read(self, "readline")
-  return end_read(self, pcall(readline, self))
+  local buf, pos = self._buf, self._pos
+  local i = find(buf, "\n", pos, true)
+  if i then -- a whole line is buffered: nothing can fail, no pcall needed
+    self._pos = i + 1
+    self._reading = false
+    return sub(buf, pos, i)
+  end
+  return end_read(self, pcall(readline, self, #buf + 1))
 end
 
 --- lines(): iterator over lines without their "\n".
@@ -348,12 +357,15 @@ function Stream:readlines()
   return lines
 end
 
+-- The error of an interrupted sendall, with bytes_written.
+local function write_error(e)
+  if type(e) == "table" then e.bytes_written = e.bytes_sent or 0 end
+  return e
+end
+
 local function write_raw(self, data)
   local ok, e = pcall(self._raw.sendall, self._raw, data)
-  if not ok then
-    if type(e) == "table" then e.bytes_written = e.bytes_sent or 0 end
-    error(e, 0)
-  end
+  if not ok then error(write_error(e), 0) end
 end
 
 --- write(data): writes all of data. If interrupted, err.bytes_written says how
@@ -365,9 +377,10 @@ function Stream:write(data)
   end
   begin_write(self, "write")
   if self._before_write then self:_before_write() end
-  local ok, e = pcall(write_raw, self, data)
+  local raw = self._raw
+  local ok, e = pcall(raw.sendall, raw, data)
   self._writing = false
-  if not ok then error(e, 0) end
+  if not ok then error(write_error(e), 0) end
   return #data
 end
 
