@@ -5,7 +5,9 @@
 local curio = require "curio"
 
 local BODY = "hello\n"
-local RESPONSE = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " .. #BODY .. "\r\n"
+local HEAD = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " .. #BODY .. "\r\n"
+local KEEP_ALIVE = HEAD .. "\r\n" .. BODY
+local CLOSE = HEAD .. "Connection: close\r\n\r\n" .. BODY
 
 local function http_client(client, addr)
   local s = client:as_stream()
@@ -19,17 +21,21 @@ local function http_client(client, addr)
       local line = s:readline()
       if not line then return end
       if line == "\r\n" or line == "\n" then break end
-      local name, value = line:match("^([^:]+):%s*(.-)%s*$")
-      name = name and name:lower()
-      if name == "connection" then
-        value = value:lower()
-        if value == "close" then keep = false elseif value == "keep-alive" then keep = true end
-      elseif name == "content-length" then
-        length = tonumber(value) or 0
+      local colon = line:find(":", 1, true)
+      local name = colon and line:sub(1, colon - 1):lower()
+      if name == "connection" or name == "content-length" then
+        local value = line:match("^%s*(.-)%s*$", colon + 1):lower()
+        if name == "content-length" then
+          length = tonumber(value) or 0
+        elseif value == "close" then
+          keep = false
+        elseif value == "keep-alive" then
+          keep = true
+        end
       end
     end
     if length > 0 then s:read_exactly(length) end -- a body we do not need
-    s:write(RESPONSE .. (keep and "\r\n" or "Connection: close\r\n\r\n") .. BODY)
+    s:write(keep and KEEP_ALIVE or CLOSE)
     if not keep then return end
   end
 end
