@@ -304,8 +304,13 @@ end
 -- has), so the next recv waits for readiness before trying, saving a syscall that
 -- would only return EAGAIN. That is safe with edge-triggered epoll because the
 -- poller remembers edges that come while nobody waits (Sources/CurioKernel/Poller.swift).
+local recv_size = 0 -- the last size recv checked (programs mostly ask for one size)
+
 function Socket:recv(maxbytes)
-  if math_type(maxbytes) ~= "integer" or maxbytes < 0 then maxbytes = check_size(maxbytes, 1, "recv") end
+  if maxbytes ~= recv_size then
+    maxbytes = check_size(maxbytes, 1, "recv")
+    recv_size = maxbytes
+  end
   local fd = self._fd
   if self._drained and fd >= 0 then
     self._drained = false
@@ -344,12 +349,13 @@ end
 --- sendall(data): sends everything. If cancelled (or failing) part-way, the
 --- error carries err.bytes_sent.
 function Socket:sendall(data)
-  if type(data) ~= "string" then check_string(data, 1, "sendall") end
-  local fd, len, sent = self._fd, #data, 0
+  local fd, sent = self._fd, 0
   repeat
     local n, err = c_send(fd, data, sent)
     if n then
       sent = sent + n
+    elseif err == false then
+      check_string(data, 1, "sendall") -- not a string: raises
     elseif err == EAGAIN then
       local ok, r = trap_nothrow(IO, fd, 1)
       if not ok then
@@ -365,7 +371,7 @@ function Socket:sendall(data)
       e.bytes_sent = sent
       error(e, 0)
     end
-  until sent >= len
+  until sent >= #data
 end
 
 --- recvfrom(maxbytes) -> data, address (datagram sockets).
