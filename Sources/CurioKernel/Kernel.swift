@@ -23,7 +23,13 @@ public final class Kernel {
     private var watchedSignals: [Int32] = []
     private var pendingExternal: [Int: (any Sendable) -> Void] = [:]
     private var nextExternalToken = 1
-    private lazy var threadPool = ThreadPool(maxThreads: 64, inbox: inbox)
+    private var pool: ThreadPool?
+    private var threadPool: ThreadPool {
+        if let p = pool { return p }
+        let p = ThreadPool(maxThreads: 64, inbox: inbox)
+        pool = p
+        return p
+    }
 
     public init() throws(KernelError) {
         now = csys_monotonic()
@@ -31,6 +37,8 @@ public final class Kernel {
         inbox = try KernelInbox()
         try poller.watchWakeup(inbox.fd)
     }
+
+    deinit { pool?.shutdown() }
 
     /// The monotonic clock now (not the cached cycle time).
     public func clock() -> Double { csys_monotonic() }

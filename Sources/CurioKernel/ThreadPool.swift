@@ -11,6 +11,7 @@ final class ThreadPool: Sendable {
         var jobs: [Job] = []
         var idle = 0
         var threads = 0
+        var closing = false
     }
 
     private let maxThreads: Int
@@ -50,14 +51,28 @@ final class ThreadPool: Sendable {
         pthread_attr_destroy(&attr)
     }
 
+    /// Lets every thread finish its current job and exit (the kernel is gone).
+    func shutdown() {
+        let n = state.withLock { s -> Int in
+            s.closing = true
+            return s.threads
+        }
+        for _ in 0..<n { signal.post() }
+    }
+
     private func workLoop() {
         while true {
             state.withLock { $0.idle += 1 }
             signal.wait()
-            let job = state.withLock { s -> Job? in
+            let (job, exit) = state.withLock { s -> (Job?, Bool) in
                 s.idle -= 1
-                return s.jobs.isEmpty ? nil : s.jobs.removeFirst()
+                if s.closing && s.jobs.isEmpty {
+                    s.threads -= 1
+                    return (nil, true)
+                }
+                return (s.jobs.isEmpty ? nil : s.jobs.removeFirst(), false)
             }
+            if exit { return }
             guard let job else { continue }
             let result = job.work()
             inbox.post(token: job.token, result)

@@ -235,6 +235,31 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(body.resumptions, [.value(1)])
     }
 
+    func testThreadPoolThreadsEndWithTheirKernel() throws {
+        func threadCount() -> Int {
+            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
+        }
+        let before = threadCount()
+        /// Waits once for a job on the pool, holding no reference to its kernel.
+        final class OneJob: TaskBody {
+            func step(_ task: TaskRecord, _ resume: Resumption, kernel: Kernel) -> Trap {
+                guard task.cycles == 1 else { return .exit }
+                kernel.runInThread({ () -> any Sendable in 1 }, completion: { [unowned kernel, unowned task] _ in
+                    kernel.resumeExternal(task, .value(0))
+                })
+                return .external(.threadWait, cancel: nil)
+            }
+            func terminated(_ task: TaskRecord, kernel: Kernel) {}
+        }
+        for _ in 0..<10 {
+            let k = try Kernel()
+            k.runUntilComplete(k.spawn(OneJob()))
+        }
+        var after = threadCount()
+        for _ in 0..<100 where after > before + 1 { usleep(10_000); after = threadCount() }
+        XCTAssertLessThanOrEqual(after, before + 1, "idle pool threads exit when their kernel is released")
+    }
+
     func testInboxPostFromAnotherThread() throws {
         let k = try Kernel()
         let inbox = k.inbox
