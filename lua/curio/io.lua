@@ -325,7 +325,10 @@ function Stream:readline()
     self._reading = false
     return sub(buf, pos, i)
   end
-  return end_read(self, pcall(readline, self, #buf + 1))
+  local ok, line = pcall(readline, self, #buf + 1)
+  self._reading = false
+  if not ok then error(line, 0) end
+  return line
 end
 
 --- lines(): iterator over lines without their "\n".
