@@ -245,6 +245,54 @@ static int l_spawn(lua_State *L) {
     return 2;
 }
 
+/* core.trap(op, a, b): a blocking call. Yields (TRAP, op, a, b) out of the task's
+   coroutine to the kernel; the kernel resumes it with (status, value): status 0
+   returns value, any other is raised by the Lua raiser (TaskCancelled,
+   TaskTimeout, NotInTask...). In C so that a blocking call costs no Lua frame and
+   no isyieldable() call. */
+#define NOT_YIELDABLE 10
+
+static int raise_status(lua_State *L, int status) {
+    curio_host *h = host_of(L);
+    /* stack: ... status value */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h ? h->raiser_ref : 0);
+    lua_insert(L, -3);
+    lua_call(L, 2, 0); /* raises */
+    (void)status;
+    return luaL_error(L, "curio: trap status %d", status);
+}
+
+static int trap_k(lua_State *L, int status, lua_KContext ctx) {
+    (void)status; (void)ctx;
+    /* the yielded values are gone; the resume values (status, value) are on top */
+    int st = (int)lua_tointeger(L, -2);
+    if (st == 0) return 1;
+    return raise_status(L, st);
+}
+
+static int l_trap(lua_State *L) {
+    lua_settop(L, 3);
+    if (!lua_isyieldable(L)) {
+        lua_pushinteger(L, NOT_YIELDABLE);
+        lua_pushnil(L);
+        return raise_status(L, NOT_YIELDABLE);
+    }
+    lua_pushlightuserdata(L, cl_trap_sentinel());
+    lua_insert(L, 1);
+    return lua_yieldk(L, 4, 0, trap_k);
+}
+
+/* core.set_raiser(fn) */
+static int l_set_raiser(lua_State *L) {
+    curio_host *h = host_of(L);
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    if (!h) return luaL_error(L, "curio: no kernel host");
+    lua_settop(L, 1);
+    if (h->raiser_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->raiser_ref);
+    h->raiser_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
 /* core.set_finisher(fn): fn(task, ok, ...) is called when a task's coroutine ends,
    with what its body (xpcall) returned. */
 static int l_set_finisher(lua_State *L) {
@@ -307,6 +355,8 @@ int luaopen_curio_core(lua_State *L) {
         {"kcall", l_kcall},
         {"spawn", l_spawn},
         {"set_finisher", l_set_finisher},
+        {"trap", l_trap},
+        {"set_raiser", l_set_raiser},
         {"strerror", l_strerror},
         {"errname", l_errname},
         {"listdir", l_listdir_impl},

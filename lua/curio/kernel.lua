@@ -55,14 +55,18 @@ function K.cancel_error(st, v)
 end
 local cancel_error = K.cancel_error
 
---- Suspends the current task on a trap; returns the kernel's value or raises the
---- cancellation (TaskCancelled, TaskTimeout, a custom error) delivered instead.
-function K.trap(op, a, b)
-  if not isyieldable() then not_in_task(3) end
-  local st, v = yield(TRAP, op, a, b)
-  if st == 0 then return v end
+local NOT_YIELDABLE = 10
+
+-- Raises what a trap's non-zero resume status stands for (called by core.trap).
+core.set_raiser(function(st, v)
+  if st == NOT_YIELDABLE then not_in_task(3) end
   error(cancel_error(st, v), 0)
-end
+end)
+
+--- trap(op, a, b): suspends the current task on a trap; returns the kernel's value
+--- or raises the cancellation (TaskCancelled, TaskTimeout, a custom error)
+--- delivered instead. Implemented in C (core.trap): no Lua frame per blocking call.
+K.trap = core.trap
 
 --- Like trap, but returns false, error instead of raising (for code that must
 --- clean up before propagating).

@@ -24,6 +24,9 @@ typedef struct curio_host {
     int64_t (*spawn)(void *ctx, lua_State *co, int ref, int daemon, int main, int64_t *parent);
     /// Registry reference of the Lua task finisher (core.set_finisher), or 0.
     int finisher_ref;
+    /// Registry reference of raise_status(st, v) (core.set_raiser), or 0: raises
+    /// what a trap's non-zero resume status stands for.
+    int raiser_ref;
     char errbuf[512];
 } curio_host;
 
