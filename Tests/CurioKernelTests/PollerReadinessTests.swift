@@ -6,20 +6,7 @@ import Glibc
 
 /// Input readiness that comes while no task waits to read is remembered: the socket
 /// layer waits right after a short TCP read, without a read that returns EAGAIN.
-final class PollerReadinessTests: XCTestCase {
-    private var fds: [Int32] = []
-
-    private func pair() -> (Int32, Int32) {
-        var sv: [Int32] = [0, 0]
-        XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &sv), 0)
-        fds += sv
-        return (sv[0], sv[1])
-    }
-
-    override func tearDown() {
-        for fd in fds { close(fd) }
-        fds = []
-    }
+final class PollerReadinessTests: SocketPairTestCase {
 
     /// A connected TCP pair over loopback: (client, server), non-blocking.
     private func tcpPair() -> (Int32, Int32) {
@@ -44,10 +31,6 @@ final class PollerReadinessTests: XCTestCase {
         close(l)
         fds += [c, s]
         return (c, s)
-    }
-
-    private func send(_ fd: Int32, _ s: String) {
-        XCTAssertEqual(s.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, s.utf8.count) }, s.utf8.count)
     }
 
     private func task(_ id: Int) -> TaskRecord {

@@ -6,24 +6,7 @@ import Glibc
 
 /// The poller under the socket layer: edge-triggered, one registration per fd,
 /// one reader and one writer slot.
-final class PollerTests: XCTestCase {
-    private var fds: [Int32] = []
-
-    private func pair() -> (Int32, Int32) {
-        var sv: [Int32] = [0, 0]
-        XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &sv), 0)
-        fds += sv
-        return (sv[0], sv[1])
-    }
-
-    override func tearDown() {
-        for fd in fds { close(fd) }
-        fds = []
-    }
-
-    private func send(_ fd: Int32, _ s: String) {
-        XCTAssertEqual(s.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, s.utf8.count) }, s.utf8.count)
-    }
+final class PollerTests: SocketPairTestCase {
 
     private func drain(_ fd: Int32) {
         var buf = [UInt8](repeating: 0, count: 4096)

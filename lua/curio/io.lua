@@ -153,21 +153,15 @@ local function new_stream(raw, cls)
 end
 
 -- At most one reader and one writer at a time, as for sockets.
-local function begin_read(self, what)
-  if self._reading then
-    error(errors.ResourceBusy(what .. ": another task is already reading from this stream"), 3)
+local function begin(self, flag, doing, what)
+  if self[flag] then
+    error(errors.ResourceBusy(("%s: another task is already %s this stream"):format(what, doing)), 4)
   end
-  if self._raw == nil then error(closed_error(what), 3) end
-  self._reading = true
+  if self._raw == nil then error(closed_error(what), 4) end
+  self[flag] = true
 end
-
-local function begin_write(self, what)
-  if self._writing then
-    error(errors.ResourceBusy(what .. ": another task is already writing to this stream"), 3)
-  end
-  if self._raw == nil then error(closed_error(what), 3) end
-  self._writing = true
-end
+local function begin_read(self, what) begin(self, "_reading", "reading from", what) end
+local function begin_write(self, what) begin(self, "_writing", "writing to", what) end
 
 -- Ends a read: clears the flag and re-raises an error with progress fields.
 local function end_read(self, ok, ...)
