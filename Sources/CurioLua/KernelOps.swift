@@ -2,8 +2,8 @@
 /// never suspending) and the traps (`coroutine.yield(TRAP, op, ...)`, suspending).
 enum KCall: Int {
     case current = 1, clock, cancel, taskInfo, timeoutEnter, timeoutLeave, cancelDisable,
-         cancelPending, wqNew, wqFree, wqWake, wqLen, run, running, fdForget, fdWaiter,
-         interrupted, taskCount, readyInfo, readLine, jobString
+         cancelPending, wqNew, wqFree, wqWake, wqLen, run, running, fdForget,
+         interrupted = 17, readLine = 20, jobString
 }
 
 enum TrapOp: Int {

@@ -296,12 +296,6 @@ public final class LuaRuntime {
         case .fdForget:
             k.forgetFd(Int32(int(L, 2)), resumeWith: -Double(EBADF))
             return 0
-        case .fdWaiter:
-            lua_pushboolean(L, k.fdWaiter(Int32(int(L, 2)), write: lua_toboolean(L, 3) != 0) != nil ? 1 : 0)
-            return 1
-        case .taskCount:
-            lua_pushinteger(L, lua_Integer(k.taskCount))
-            return 1
         case .readLine:
             // Reads one line of standard input on the thread pool (the REPL uses it
             // so that other tasks keep running while the prompt waits).
@@ -313,10 +307,6 @@ public final class LuaRuntime {
         case .jobString:
             guard let s = takeJobResult(int(L, 2)) as? String? , let s else { lua_pushnil(L); return 1 }
             return pushString(L, s)
-        case .readyInfo:
-            lua_pushinteger(L, lua_Integer(k.readyCount))
-            lua_pushinteger(L, lua_Integer(k.pendingTimers))
-            return 2
         default:
             if op >= 100 { return extensionCall(L, op: op, nargs: nargs) }
             return fail("curio: kernel call \(op) not available")
