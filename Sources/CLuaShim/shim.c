@@ -217,8 +217,8 @@ static int l_kcall(lua_State *L) {
 
 /* core.spawn(co, daemon, main, task, ...) -> id, parent_id (nothing if not in a
    task). `task` is anchored in the registry (it holds the coroutine) until the task
-   ends; the values after it become the coroutine's first resume arguments, kept on
-   its own stack rather than in a table. */
+   ends; `task, ...` become the coroutine's first resume arguments, kept on its own
+   stack rather than in a table. */
 static int l_spawn(lua_State *L) {
     curio_host *h = host_of(L);
     lua_State *co = lua_tothread(L, 1);
@@ -239,7 +239,7 @@ static int l_spawn(lua_State *L) {
         if (id == -2) return 0;
         return luaL_error(L, "%s", h->errbuf);
     }
-    lua_xmove(L, co, nargs - 1);
+    lua_xmove(L, co, nargs);
     lua_pushinteger(L, (lua_Integer)id);
     lua_pushinteger(L, (lua_Integer)parent);
     return 2;
@@ -291,6 +291,30 @@ static int l_set_raiser(lua_State *L) {
     if (h->raiser_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->raiser_ref);
     h->raiser_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
+}
+
+/* core.task_body(task, msgh, fn, ...): the body of every task's coroutine. Runs
+   fn(...) under the message handler msgh like xpcall (so __close handlers run, and
+   may block, while an error unwinds), then calls the finisher(task, ok, ...) inside
+   the coroutine: ending a task needs no protected call from the kernel. */
+static int body_done(lua_State *L, int status, lua_KContext ctx) {
+    (void)ctx;
+    curio_host *h = host_of(L);
+    int ok = status == LUA_OK || status == LUA_YIELD;
+    int nres = lua_gettop(L) - 2; /* above task and msgh: results, or the error */
+    luaL_checkstack(L, 3, "too many results");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h ? h->finisher_ref : 0);
+    lua_pushvalue(L, 1);
+    lua_pushboolean(L, ok);
+    lua_rotate(L, 3, 3); /* finisher, task, ok, values... */
+    lua_call(L, nres + 2, 0);
+    return 0;
+}
+
+static int l_task_body(lua_State *L) {
+    int nargs = lua_gettop(L) - 3;
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    return body_done(L, lua_pcallk(L, nargs, LUA_MULTRET, 2, 0, body_done), 0);
 }
 
 /* core.set_finisher(fn): fn(task, ok, ...) is called when a task's coroutine ends,
@@ -355,6 +379,7 @@ int luaopen_curio_core(lua_State *L) {
         {"kcall", l_kcall},
         {"spawn", l_spawn},
         {"set_finisher", l_set_finisher},
+        {"task_body", l_task_body},
         {"trap", l_trap},
         {"set_raiser", l_set_raiser},
         {"strerror", l_strerror},

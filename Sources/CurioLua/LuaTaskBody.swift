@@ -60,11 +60,12 @@ final class LuaTaskBody: TaskBody {
                 return .sleep(until: 0)
             }
         }
-        // The coroutine ended: record the outcome on the task's Lua object (the Lua
-        // finisher runs in protected mode on the main thread).
+        // LUA_OK: the body already recorded the outcome (core.task_body calls the
+        // finisher). An error means the coroutine itself died (out of memory in
+        // the finisher, say): record that, in protected mode on the main thread.
+        if status == LUA_OK { return .exit }
         var err = [CChar](repeating: 0, count: 512)
-        if cl_finish_task(runtime.L, co, task.hostRef, status == LUA_OK ? nres : 1,
-                          status == LUA_OK ? 0 : 1, &err, err.count) != 0 {
+        if cl_finish_task(runtime.L, co, task.hostRef, 1, 1, &err, err.count) != 0 {
             runtime.report(internalError: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), task: task)
         }
         return .exit

@@ -102,7 +102,11 @@ function M.user_traceback(tb)
   if not trace then return nil end
   local out = {}
   for line in trace:gmatch("[^\n]+") do
-    if line:find("[C]: in function 'xpcall'", 1, true) or line:find("[curio]/curio/cli.lua", 1, true) then break end
+    -- stop at curio's own frames: the task body at the base of every task
+    if line:find("[C]: in function 'curio.core.task_body'", 1, true)
+        or line:find("[C]: in function 'xpcall'", 1, true) or line:find("[curio]/curio/cli.lua", 1, true) then
+      break
+    end
     if not line:find("(...tail calls...)", 1, true) then out[#out + 1] = line end
   end
   return table.concat(out, "\n")
@@ -130,10 +134,11 @@ local function finish(t, ok, ...)
   if g then g:_task_done(t) end
 end
 
--- A task's coroutine runs xpcall(fn, msgh, ...) itself: no Lua frame of ours
--- below the body keeps the coroutine's stack at its initial size. When it ends,
--- the kernel calls finish(task, ok, ...) with what xpcall returned.
+-- A task's coroutine runs core.task_body(task, msgh, fn, ...): fn under msgh like
+-- xpcall, then finish(task, ok, ...). It is C: no Lua frame of ours below the body
+-- keeps the coroutine's stack at its initial size.
 core.set_finisher(finish)
+local task_body = core.task_body
 
 local core_spawn = core.spawn
 local function spawn(fn, daemon, main, ...)
@@ -148,9 +153,9 @@ local function spawn(fn, daemon, main, ...)
   -- or "joined" once join() or a task group collected the outcome.
   local t = setmetatable({ _fn = fn, daemon = daemon, _co = false, id = 0, parent_id = 0,
     _done = false, _results = false, _group = false }, Task)
-  local co = co_create(xpcall)
+  local co = co_create(task_body)
   t._co = co
-  local id, parent = core_spawn(co, daemon, main, t, fn, msgh, ...)
+  local id, parent = core_spawn(co, daemon, main, t, msgh, fn, ...)
   if not id then K.not_in_task(3) end
   t.id, t.parent_id = id, parent
   if parent ~= 0 then
