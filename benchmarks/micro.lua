@@ -121,6 +121,21 @@ function bench.timeouts()
   return count / (curio.clock() - t0), "timeouts/s"
 end
 
+-- 100,000 deadlines pending at once (one per task, each waiting inside
+-- timeout_after), then all cancelled as the blocks finish early
+function bench.pending_timeouts()
+  local count = n(100000)
+  local go = curio.Event()
+  local function waiter() curio.timeout_after(60, go.wait, go) end
+  local t0 = curio.clock()
+  local g = curio.TaskGroup()
+  for _ = 1, count do g:spawn(waiter) end
+  curio.sleep(0) -- every task now waits with its deadline pending
+  go:set()
+  g:join()
+  return count / (curio.clock() - t0), "tasks/s"
+end
+
 if NAME == "list" then
   local names = {}
   for k in pairs(bench) do names[#names + 1] = k end
