@@ -66,47 +66,51 @@ public enum Trap {
 
 /// The kernel's record of one task.
 public final class TaskRecord {
+    // Stored properties are laid out in declaration order: 8-byte fields first,
+    // the small ones packed together at the end (this record exists per task).
     public let id: Int
     public let parentId: Int
-    public let daemon: Bool
     public var name: String
-    @exclusivity(unchecked) public internal(set) var state: TaskState = .ready
-    @exclusivity(unchecked) public internal(set) var cycles = 0
     public let body: TaskBody
+    @exclusivity(unchecked) public internal(set) var cycles = 0
     /// Free for the embedder's body (the Lua side keeps the task's coroutine and the
     /// registry reference of its Lua object here, so one body serves every task).
     public var hostPointer: OpaquePointer?
-    public var hostRef: Int32 = 0
 
     /// Deadlines of the enclosing `timeout_after` blocks, outermost first.
     public internal(set) var deadlines: [Double] = []
-    /// The effective deadline (the earliest of the stack), if any.
-    public internal(set) var timeout: Double?
-    /// A cancellation waiting for the next blocking call.
-    public internal(set) var cancelPending: Cancellation?
-    /// True once `cancel` has been called: only the first cancellation counts.
-    public internal(set) var cancelled = false
     /// Depth of `disable_cancellation` blocks; cancellation is delivered only at 0.
     public internal(set) var cancelDisabled = 0
-    public var allowCancel: Bool { cancelDisabled == 0 }
-    public var terminated: Bool { state == .terminated }
-
     /// Tasks waiting for this one to end (created on first use: most tasks are
     /// never joined while running).
     public internal(set) var joiners: WaitQueue?
 
     // Kernel bookkeeping for the current wait (one at a time).
-    @exclusivity(unchecked) var resumption: Resumption = .value(0)
     var waitQueue: WaitQueue?
     var waitPrev: TaskRecord?
     var waitNext: TaskRecord?
-    var ioFd: Int32 = -1
-    var ioWrite = false
     var sleepSerial: UInt64 = 0
     var timeoutSerial: UInt64 = 0
     var externalCancel: ((TaskRecord) -> Void)?
+
+    /// The effective deadline (the earliest of the stack), if any.
+    public internal(set) var timeout: Double?
+    /// A cancellation waiting for the next blocking call.
+    public internal(set) var cancelPending: Cancellation?
+    @exclusivity(unchecked) var resumption: Resumption = .value(0)
+
+    public var hostRef: Int32 = 0
+    var ioFd: Int32 = -1
+    public let daemon: Bool
+    @exclusivity(unchecked) public internal(set) var state: TaskState = .ready
+    /// True once `cancel` has been called: only the first cancellation counts.
+    public internal(set) var cancelled = false
+    var ioWrite = false
     @exclusivity(unchecked) var isBlocked = false
     @exclusivity(unchecked) var inReadyQueue = false
+
+    public var allowCancel: Bool { cancelDisabled == 0 }
+    public var terminated: Bool { state == .terminated }
 
     init(id: Int, parentId: Int, daemon: Bool, name: String, body: TaskBody) {
         self.id = id
