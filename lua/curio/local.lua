@@ -39,6 +39,7 @@ end
 LocalMT.__tostring = function() return "curio.Local" end
 
 function M.Local()
+  require("curio.task").locals_in_use = true -- spawn starts copying values
   return setmetatable({}, LocalMT)
 end
 

@@ -158,7 +158,7 @@ local function spawn(fn, daemon, main, ...)
   local id, parent = core_spawn(co, daemon, main, t, msgh, fn, ...)
   if not id then K.not_in_task(3) end
   t.id, t.parent_id = id, parent
-  if parent ~= 0 then
+  if M.locals_in_use and parent ~= 0 then -- only once a curio.Local exists
     local p = K.current()
     if rawget(p, "_locals") then require("curio.local").inherit(p, t) end
   end
@@ -215,7 +215,7 @@ end
 --- Waits for the task and returns its results, or raises TaskError (err.cause is the
 --- task's error).
 function Task:join()
-  if getmetatable(self) ~= Task then check_task(self, "join") end
+  if not self or self._co == nil then check_task(self, "join") end -- a Task has _co
   if not self._done and trap(JOIN, self.id) == -1 then
     error(errors.CurioError("a task cannot join itself"), 2)
   end
