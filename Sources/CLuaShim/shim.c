@@ -115,33 +115,6 @@ int cl_pushlstring(lua_State *L, const char *s, size_t len) {
     return 0;
 }
 
-static int tostring_p(lua_State *L) {
-    size_t len;
-    const char *s = lua_tolstring(L, 1, &len);
-    lua_pushlightuserdata(L, (void *)s);
-    lua_pushinteger(L, (lua_Integer)len);
-    return 2;
-}
-
-long cl_copystring(lua_State *L, int idx, char *out, size_t outlen) {
-    int t = lua_type(L, idx);
-    if (t != LUA_TSTRING && t != LUA_TNUMBER) return -1;
-    if (!lua_checkstack(L, 4)) return -1;
-    idx = lua_absindex(L, idx);
-    lua_pushcfunction(L, tostring_p);
-    lua_pushvalue(L, idx);
-    if (lua_pcall(L, 1, 2, 0) != LUA_OK) { lua_pop(L, 1); return -1; }
-    const char *s = (const char *)lua_touserdata(L, -2);
-    size_t len = (size_t)lua_tointeger(L, -1);
-    if (outlen > 0) {
-        size_t n = len < outlen - 1 ? len : outlen - 1;
-        memcpy(out, s, n);
-        out[n] = 0;
-    }
-    lua_pop(L, 2);
-    return (long)len;
-}
-
 static int call_module_p(lua_State *L) {
     const char *module = lua_touserdata(L, 1);
     const char *fn = lua_touserdata(L, 2);
@@ -187,18 +160,6 @@ int cl_call_module_text(lua_State *L, const char *module, const char *fn,
     }
     lua_settop(L, top);
     return rc;
-}
-
-int cl_call_module(lua_State *L, const char *module, const char *fn,
-                   int argc, const char *const *argv, char *err, size_t errlen) {
-    int status = 0;
-    char *buf = err;
-    char scratch[1];
-    if (!buf || !errlen) { buf = scratch; errlen = sizeof scratch; }
-    int rc = cl_call_module_text(L, module, fn, argc, argv, buf, errlen, &status);
-    if (rc != 0) return -1;
-    if (err && errlen) err[0] = 0;
-    return status;
 }
 
 /* ---- curio.core: the few primitives the Lua library is built on */

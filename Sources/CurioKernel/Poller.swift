@@ -155,14 +155,10 @@ final class Poller {
 
 public enum KernelError: Error, Equatable, CustomStringConvertible {
     case os(String, Int32)
-    case busy(String)
-    case invalid(String)
 
     public var description: String {
         switch self {
         case .os(let what, let e): "\(what): errno \(e)"
-        case .busy(let m): m
-        case .invalid(let m): m
         }
     }
 }

@@ -101,8 +101,8 @@ private func resolve(host: String?, port: String?, family: Int32, type: Int32, f
                           socklen_t(s.count), NI_NUMERICHOST | NI_NUMERICSERV) == 0 else { continue }
         out.append(ResolvedAddress(family: ai.pointee.ai_family, type: ai.pointee.ai_socktype,
                                    proto: ai.pointee.ai_protocol,
-                                   host: String(decoding: h.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-                                   port: Int(String(decoding: s.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) ?? 0))
+                                   host: String(cBuffer: h),
+                                   port: Int(String(cBuffer: s)) ?? 0))
     }
     return .addresses(out)
 }

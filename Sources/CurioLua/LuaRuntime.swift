@@ -57,18 +57,8 @@ public final class LuaRuntime {
     /// Runs `require(module)[function](args...)` and returns its integer result
     /// (0 if it returns something else), or nil and the error message.
     public func callModule(_ module: String, _ function: String, _ args: [String]) -> (Int32?, String?) {
-        var cargs = args.map { strdup($0) }
-        defer { cargs.forEach { free($0) } }
-        var err = [CChar](repeating: 0, count: 4096)
-        let rc = cargs.withUnsafeMutableBufferPointer { b -> Int32 in
-            b.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: b.count) { p in
-                cl_call_module(L, module, function, Int32(b.count), p, &err, err.count)
-            }
-        }
-        if rc == -1 && err[0] != 0 {
-            return (nil, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        }
-        return (rc, nil)
+        let (ok, text, status) = call(module, function, args)
+        return ok ? (status, nil) : (nil, text)
     }
 
     /// Bytes the Lua state holds now.
@@ -93,6 +83,14 @@ public final class LuaRuntime {
     }
 
     func callText(_ module: String, _ function: String, _ args: [String]) throws(ScriptError) -> String {
+        let (ok, text, _) = call(module, function, args)
+        if !ok { throw ScriptError(message: text) }
+        return text
+    }
+
+    /// `require(module)[function](args...)` in protected mode: whether it succeeded,
+    /// tostring of its first result (or of the error), and that result as an integer.
+    private func call(_ module: String, _ function: String, _ args: [String]) -> (Bool, String, Int32) {
         var cargs = args.map { strdup($0) }
         defer { cargs.forEach { free($0) } }
         var out = [CChar](repeating: 0, count: 64 * 1024)
@@ -102,9 +100,7 @@ public final class LuaRuntime {
                 cl_call_module_text(L, module, function, Int32(b.count), p, &out, out.count, &status)
             }
         }
-        let text = String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if rc != 0 { throw ScriptError(message: text) }
-        return text
+        return (rc == 0, String(cBuffer: out), status)
     }
 
     // MARK: the C host interface

@@ -66,7 +66,7 @@ final class LuaTaskBody: TaskBody {
         if status == LUA_OK { return .exit }
         var err = [CChar](repeating: 0, count: 512)
         if cl_finish_task(runtime.L, co, task.hostRef, 1, 1, &err, err.count) != 0 {
-            runtime.report(internalError: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), task: task)
+            runtime.report(internalError: String(cBuffer: err), task: task)
         }
         return .exit
     }

@@ -11,7 +11,7 @@ local errors = require "curio.errors"
 
 local trap, trap_nothrow, kcall = K.trap, K.trap_nothrow, K.kcall
 local IO, THREAD = K.T.IO, K.T.THREAD
-local FD_FORGET, CANCEL_DISABLE = K.K.FD_FORGET, K.K.CANCEL_DISABLE
+local CANCEL_DISABLE = K.K.CANCEL_DISABLE
 -- Sources/CurioLua/LuaRuntime+IO.swift
 local OP_JOB_RESULT, OP_FILE_OPEN, OP_FILE_READ, OP_FILE_WRITE, OP_FILE_CLOSE = 101, 102, 103, 104, 105
 local EAGAIN, EBUSY, EBADF = c.EAGAIN, c.EBUSY, c.EBADF
@@ -82,17 +82,9 @@ function FdRaw:close()
   local fd = self.fd
   if fd < 0 then return end
   self.fd = -1
-  pcall(kcall, FD_FORGET, fd)
-  c.close(fd)
+  require("curio.socket")._close_fd(fd)
 end
-
-function FdRaw:__gc()
-  local fd = self.fd
-  if fd < 0 then return end
-  self.fd = -1
-  pcall(kcall, FD_FORGET, fd)
-  c.close(fd)
-end
+FdRaw.__gc = FdRaw.close -- dropped without close(): do not leak the descriptor
 
 -- ---------------------------------------------------------------- FileRaw
 

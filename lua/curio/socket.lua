@@ -440,23 +440,20 @@ end
 function Socket:fileno() return self._fd end
 
 --- close(): idempotent. Tasks waiting on the socket get an error ("socket is closed").
+--- Forgets fd's kernel registration (waking its waiters) and closes it.
+function M._close_fd(fd)
+  pcall(kcall, FD_FORGET, fd) -- fails only when no kernel runs: nothing to forget
+  c.close(fd)
+end
+
 function Socket:close()
   local fd = self._fd
   if fd < 0 then return end
   self._fd = -1
-  pcall(kcall, FD_FORGET, fd) -- fails only when no kernel runs: nothing to forget
-  c.close(fd)
+  M._close_fd(fd)
 end
 Socket.__close = Socket.close
-
--- A socket dropped without close() must not leak its descriptor.
-function Socket:__gc()
-  local fd = self._fd
-  if fd < 0 then return end
-  self._fd = -1
-  pcall(kcall, FD_FORGET, fd)
-  c.close(fd)
-end
+Socket.__gc = Socket.close -- dropped without close(): do not leak the descriptor
 
 --- as_stream() -> a buffered stream over this socket (closing it closes the socket).
 function Socket:as_stream()

@@ -53,24 +53,15 @@ int cl_finish_task(lua_State *L, lua_State *co, int ref, int nres, int failed, c
 /// Drops a registry reference (protected; returns 0 on success).
 int cl_unref(lua_State *L, int ref);
 
-/// Runs `require(module).fn(args...)` in protected mode; the function's first
-/// result, if an integer, is returned (an exit status). On a Lua error the message
-/// goes to `err` and -1 is returned.
-int cl_call_module(lua_State *L, const char *module, const char *fn,
-                   int argc, const char *const *argv, char *err, size_t errlen);
-
-/// Like cl_call_module, but copies tostring() of the first result (or of the
-/// error) into `out`; returns 0 or -1 (error); `status` gets an integer result.
+/// Runs `require(module).fn(args...)` in protected mode and copies tostring() of
+/// its first result (or of the error) into `out`; returns 0, or -1 on a Lua
+/// error; `status` gets the first result if it is an integer.
 int cl_call_module_text(lua_State *L, const char *module, const char *fn,
                         int argc, const char *const *argv, char *out, size_t outlen, int *status);
 
 /// Pushes a string onto `L` in protected mode (for results crossing from Swift).
 /// Returns 0, or -1 if memory ran out (nothing pushed).
 int cl_pushlstring(lua_State *L, const char *s, size_t len);
-
-/// Copies the string at `idx` (converting numbers) in protected mode. Returns its
-/// length, or -1 if the value is not a string/number.
-long cl_copystring(lua_State *L, int idx, char *out, size_t outlen);
 
 /// Source of an embedded Lua module, or NULL.
 const char *cl_embedded_source(const char *name, size_t *len);
