@@ -243,6 +243,33 @@ static int l_trap(lua_State *L) {
     return lua_yieldk(L, 4, 0, trap_k);
 }
 
+/* core.sleep(seconds), core.wake_at(clock), core.schedule(): the sleep trap with its
+   argument check in C. A sleeping task then holds no Lua frame of ours: one call
+   frame (~80 bytes) less per sleeper, and two Lua calls less per sleep(0). */
+#define TRAP_SLEEP 1
+
+static int sleep_trap(lua_State *L, const char *fname, int absolute) {
+    if (lua_type(L, 1) != LUA_TNUMBER)
+        return luaL_error(L, "bad argument #1 to '%s' (number expected, got %s)", fname,
+                          luaL_typename(L, 1));
+    lua_settop(L, 1);
+    lua_pushinteger(L, TRAP_SLEEP);
+    lua_insert(L, 1);
+    lua_pushinteger(L, absolute);
+    return l_trap(L);
+}
+
+static int l_sleep(lua_State *L) { return sleep_trap(L, "sleep", 0); }
+static int l_wake_at(lua_State *L) { return sleep_trap(L, "wake_at", 1); }
+
+static int l_schedule(lua_State *L) {
+    lua_settop(L, 0);
+    lua_pushinteger(L, TRAP_SLEEP);
+    lua_pushinteger(L, 0);
+    lua_pushinteger(L, 0);
+    return l_trap(L);
+}
+
 /* core.set_raiser(fn) */
 static int l_set_raiser(lua_State *L) {
     curio_host *h = host_of(L);
@@ -342,6 +369,9 @@ int luaopen_curio_core(lua_State *L) {
         {"set_finisher", l_set_finisher},
         {"task_body", l_task_body},
         {"trap", l_trap},
+        {"sleep", l_sleep},
+        {"wake_at", l_wake_at},
+        {"schedule", l_schedule},
         {"set_raiser", l_set_raiser},
         {"strerror", l_strerror},
         {"errname", l_errname},

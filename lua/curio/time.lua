@@ -1,10 +1,10 @@
 -- curio.time: sleeping, the clock, timeouts and cancellation control.
+local core = require "curio.core"
 local K = require "curio.kernel"
 local errors = require "curio.errors"
 
-local kcall, trap = K.kcall, K.trap
+local kcall = K.kcall
 local is = errors.is
-local SLEEP = K.T.SLEEP
 local OP_CLOCK, OP_ENTER, OP_LEAVE = K.K.CLOCK, K.K.TIMEOUT_ENTER, K.K.TIMEOUT_LEAVE
 local OP_DISABLE, OP_PENDING = K.K.CANCEL_DISABLE, K.K.CANCEL_PENDING
 local TaskTimeout, TimeoutCancellationError = errors.TaskTimeout, errors.TimeoutCancellationError
@@ -17,20 +17,10 @@ local function check_number(v, i, fname)
   end
 end
 
---- sleep(seconds): returns the kernel clock at wake-up; 0 yields to other tasks.
-function M.sleep(seconds)
-  check_number(seconds, 1, "sleep")
-  return trap(SLEEP, seconds, 0)
-end
-
-function M.schedule()
-  return trap(SLEEP, 0, 0)
-end
-
-function M.wake_at(clock)
-  check_number(clock, 1, "wake_at")
-  return trap(SLEEP, clock, 1)
-end
+-- sleep(seconds) returns the kernel clock at wake-up (0 yields to other tasks);
+-- wake_at(clock) sleeps until an absolute clock; schedule() is sleep(0). In C
+-- (curio.core): a sleeping task keeps no Lua frame of ours.
+M.sleep, M.wake_at, M.schedule = core.sleep, core.wake_at, core.schedule
 
 function M.clock()
   return kcall(OP_CLOCK)
