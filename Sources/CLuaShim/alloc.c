@@ -1,63 +1,158 @@
 /*
- * The Lua allocator: size-class free lists for small blocks. Lua tells the size of
- * every block it frees or resizes, so a block needs no header and small blocks
- * (coroutine states, stacks, call frames, table parts: most of a task) are reused
- * in O(1) without going through malloc's bins. One allocator per lua_State (one
- * thread). Blocks above SMALL_MAX go to malloc. `limit` (0 = none) caps the bytes
- * Lua may hold: allocation beyond it fails, which Lua raises as "not enough memory".
+ * The Lua allocator. Lua tells the size of every block it frees or resizes, so small
+ * blocks (coroutine states, stacks, call frames, tables: most of a task) need no
+ * header: they are carved from 64 KiB slabs, one size class per slab, and found
+ * again by masking the address. A slab whose blocks are all free goes back to a
+ * pool of empty slabs; beyond a few MiB the pool returns their pages to the system
+ * (MADV_DONTNEED), so a spike of a million tasks does not pin its memory. Blocks
+ * above SMALL_MAX go to malloc. One allocator per lua_State (one thread). `limit`
+ * (0 = none) caps the bytes Lua may hold: allocation beyond it fails, which Lua
+ * raises as "not enough memory".
  */
 #include "CLuaShim.h"
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define GRAIN 16
 #define SMALL_MAX 1024
 #define NCLASSES (SMALL_MAX / GRAIN)
-#define CACHE_BYTES_PER_CLASS (1 << 20) /* keep at most 1 MiB of free blocks per class */
+#define SLAB_SIZE ((size_t)64 << 10)
+#define REGION_SLABS 64            /* slabs are mapped 4 MiB at a time */
+#define WARM_EMPTY_SLABS 64        /* empty slabs kept with their pages (4 MiB) */
 
 typedef struct free_block { struct free_block *next; } free_block;
 
+typedef struct slab {
+    struct slab *prev, *next;      /* in its class's list of slabs with room */
+    free_block *free;              /* blocks given back */
+    char *bump, *end;              /* never handed out yet */
+    unsigned used;                 /* blocks handed out */
+    unsigned size;                 /* block size of its class */
+    int listed;
+} slab;
+
+#define SLAB_HEADER ((sizeof(slab) + 63) & ~(size_t)63)
+
+typedef struct region { struct region *next; } region;
+
 struct cl_allocator {
-    free_block *free[NCLASSES + 1];
-    size_t cached[NCLASSES + 1];
+    slab *room[NCLASSES + 1];      /* per class: slabs with a free block */
+    slab **empty;                  /* empty slabs, newest last */
+    size_t nempty, empty_cap;
+    char *carve, *carve_end;       /* unused slabs of the newest region */
+    region *regions;               /* every mapping, for cl_allocator_free */
     size_t bytes;
     size_t limit;
 };
 
 static inline size_t class_of(size_t n) { return (n + GRAIN - 1) / GRAIN; }
+static inline slab *slab_of(void *p) { return (slab *)((uintptr_t)p & ~(uintptr_t)(SLAB_SIZE - 1)); }
+
+/* A region of REGION_SLABS slabs aligned to SLAB_SIZE, its first slab-sized
+   chunk's first bytes linking the regions (that slab is never handed out). */
+static int map_region(cl_allocator *a) {
+    size_t len = (REGION_SLABS + 1) * SLAB_SIZE;
+    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return -1;
+    char *base = (char *)(((uintptr_t)m + SLAB_SIZE - 1) & ~(uintptr_t)(SLAB_SIZE - 1));
+    if (base > m) munmap(m, (size_t)(base - m));
+    char *stop = base + REGION_SLABS * SLAB_SIZE;
+    if (m + len > stop) munmap(stop, (size_t)(m + len - stop));
+    region *r = (region *)base;
+    r->next = a->regions;
+    a->regions = r;
+    a->carve = base + SLAB_SIZE;
+    a->carve_end = stop;
+    return 0;
+}
+
+static slab *new_slab(cl_allocator *a, size_t c) {
+    slab *s;
+    if (a->nempty) {
+        s = a->empty[--a->nempty];
+    } else {
+        if (a->carve == a->carve_end && map_region(a) != 0) return NULL;
+        s = (slab *)a->carve;
+        a->carve += SLAB_SIZE;
+    }
+    s->free = NULL;
+    s->bump = (char *)s + SLAB_HEADER;
+    s->end = (char *)s + SLAB_SIZE;
+    s->used = 0;
+    s->size = (unsigned)(c * GRAIN);
+    s->prev = NULL;
+    s->next = a->room[c];
+    if (s->next) s->next->prev = s;
+    a->room[c] = s;
+    s->listed = 1;
+    return s;
+}
+
+static void unlist(cl_allocator *a, slab *s, size_t c) {
+    if (s->prev) s->prev->next = s->next; else a->room[c] = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->listed = 0;
+}
+
+static void drop_slab(cl_allocator *a, slab *s) {
+    if (a->nempty == a->empty_cap) {
+        size_t cap = a->empty_cap ? a->empty_cap * 2 : 64;
+        slab **e = realloc(a->empty, cap * sizeof *e);
+        if (!e) return; /* keep it in its class instead: still usable */
+        a->empty = e;
+        a->empty_cap = cap;
+    }
+    if (a->nempty >= WARM_EMPTY_SLABS) madvise(s, SLAB_SIZE, MADV_DONTNEED);
+    a->empty[a->nempty++] = s;
+}
+
+static void *obtain_small(cl_allocator *a, size_t c) {
+    slab *s = a->room[c];
+    if (!s && !(s = new_slab(a, c))) return NULL;
+    void *p;
+    if (s->free) {
+        p = s->free;
+        s->free = s->free->next;
+    } else {
+        p = s->bump;
+        s->bump += s->size;
+    }
+    s->used++;
+    if (!s->free && s->bump + s->size > s->end) unlist(a, s, c); /* full */
+    return p;
+}
+
+static void release_small(cl_allocator *a, void *p, size_t c) {
+    slab *s = slab_of(p);
+    free_block *b = p;
+    b->next = s->free;
+    s->free = b;
+    s->used--;
+    if (!s->listed) {
+        s->prev = NULL;
+        s->next = a->room[c];
+        if (s->next) s->next->prev = s;
+        a->room[c] = s;
+        s->listed = 1;
+    } else if (s->used == 0 && (s->prev || s->next)) {
+        /* empty, and not the class's only slab: hand it back */
+        unlist(a, s, c);
+        drop_slab(a, s);
+    }
+}
 
 static void release(cl_allocator *a, void *p, size_t size) {
     a->bytes -= size;
-    if (size <= SMALL_MAX) {
-        size_t c = class_of(size);
-        if (a->cached[c] * c * GRAIN < CACHE_BYTES_PER_CLASS) {
-            free_block *b = p;
-            b->next = a->free[c];
-            a->free[c] = b;
-            a->cached[c]++;
-            return;
-        }
-    }
-    free(p);
+    if (size <= SMALL_MAX) release_small(a, p, class_of(size));
+    else free(p);
 }
 
 static void *obtain(cl_allocator *a, size_t size) {
     if (a->limit && a->bytes + size > a->limit) return NULL;
-    void *p;
-    if (size <= SMALL_MAX) {
-        size_t c = class_of(size);
-        free_block *b = a->free[c];
-        if (b) {
-            a->free[c] = b->next;
-            a->cached[c]--;
-            p = b;
-        } else {
-            p = malloc(c * GRAIN);
-        }
-    } else {
-        p = malloc(size);
-    }
+    void *p = size <= SMALL_MAX ? obtain_small(a, class_of(size)) : malloc(size);
     if (p) a->bytes += size;
     return p;
 }
@@ -89,12 +184,16 @@ static void *cl_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 
 cl_allocator *cl_allocator_new(void) { return calloc(1, sizeof(cl_allocator)); }
 
+/* After lua_close: every small block is free, so the regions go back whole. */
 void cl_allocator_free(cl_allocator *a) {
     if (!a) return;
-    for (size_t c = 0; c <= NCLASSES; c++) {
-        free_block *b = a->free[c];
-        while (b) { free_block *n = b->next; free(b); b = n; }
+    region *r = a->regions;
+    while (r) {
+        region *n = r->next;
+        munmap(r, REGION_SLABS * SLAB_SIZE);
+        r = n;
     }
+    free(a->empty);
     free(a);
 }
 
