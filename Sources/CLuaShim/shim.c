@@ -176,36 +176,6 @@ static int l_kcall(lua_State *L) {
     return n;
 }
 
-/* core.spawn(co, daemon, main, task, ...) -> id, parent_id (nothing if not in a
-   task). `task` is anchored in the registry (it holds the coroutine) until the task
-   ends; `task, ...` become the coroutine's first resume arguments, kept on its own
-   stack rather than in a table. */
-static int l_spawn(lua_State *L) {
-    curio_host *h = host_of(L);
-    lua_State *co = lua_tothread(L, 1);
-    luaL_argexpected(L, co != NULL && co != L, 1, "coroutine");
-    luaL_checkany(L, 4);
-    int daemon = lua_toboolean(L, 2);
-    int main = lua_toboolean(L, 3);
-    int nargs = lua_gettop(L) - 3;
-    if (!h) return luaL_error(L, "curio: no kernel host");
-    if (!lua_checkstack(co, nargs + 1)) return luaL_error(L, "curio: too many arguments");
-    luaL_checkstack(L, 3, NULL);
-    lua_pushvalue(L, 4);
-    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    int64_t parent = 0;
-    int64_t id = h->spawn(h->ctx, co, ref, daemon, main, &parent);
-    if (id < 0) {
-        luaL_unref(L, LUA_REGISTRYINDEX, ref);
-        if (id == -2) return 0;
-        return luaL_error(L, "%s", h->errbuf);
-    }
-    lua_xmove(L, co, nargs);
-    lua_pushinteger(L, (lua_Integer)id);
-    lua_pushinteger(L, (lua_Integer)parent);
-    return 2;
-}
-
 /* core.trap(op, a, b): a blocking call. Yields (TRAP, op, a, b) out of the task's
    coroutine to the kernel; the kernel resumes it with (status, value): status 0
    returns value, any other is raised by the Lua raiser (TaskCancelled,
@@ -283,14 +253,35 @@ static int l_set_raiser(lua_State *L) {
 
 /* core.task_body(task, msgh, fn, ...): the body of every task's coroutine. Runs
    fn(...) under the message handler msgh like xpcall (so __close handlers run, and
-   may block, while an error unwinds), then calls the finisher(task, ok, ...) inside
-   the coroutine: ending a task needs no protected call from the kernel. */
+   may block, while an error unwinds), then records the outcome inside the
+   coroutine: ending a task needs no protected call from the kernel. A task that
+   returned and belongs to no group is recorded here (task._results, task._done);
+   anything else goes to the Lua finisher(task, ok, ...). */
 static int body_done(lua_State *L, int status, lua_KContext ctx) {
     (void)ctx;
     curio_host *h = host_of(L);
     int ok = status == LUA_OK || status == LUA_YIELD;
     int nres = lua_gettop(L) - 2; /* above task and msgh: results, or the error */
     luaL_checkstack(L, 3, "too many results");
+    if (ok && lua_getfield(L, 1, "_group") == LUA_TBOOLEAN) {
+        lua_pop(L, 1);
+        if (nres == 0) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, h->no_results_ref);
+        } else {
+            lua_createtable(L, nres, 1); /* as table.pack(...) */
+            for (int i = 1; i <= nres; i++) {
+                lua_pushvalue(L, 2 + i);
+                lua_rawseti(L, -2, i);
+            }
+            lua_pushinteger(L, nres);
+            lua_setfield(L, -2, "n");
+        }
+        lua_setfield(L, 1, "_results");
+        lua_pushboolean(L, 1);
+        lua_setfield(L, 1, "_done");
+        return 0;
+    }
+    if (ok) lua_pop(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, h ? h->finisher_ref : 0);
     lua_pushvalue(L, 1);
     lua_pushboolean(L, ok);
@@ -305,17 +296,125 @@ static int l_task_body(lua_State *L) {
     return body_done(L, lua_pcallk(L, nargs, LUA_MULTRET, 2, 0, body_done), 0);
 }
 
-/* core.set_finisher(fn): fn(task, ok, ...) is called when a task's coroutine ends,
-   with what its body (xpcall) returned. */
+/* core.set_finisher(fn, no_results): fn(task, ok, ...) records how a task ended
+   when task_body does not (an error, or a task group to tell); no_results is the
+   shared `{n = 0}` of tasks that return nothing. */
 static int l_set_finisher(lua_State *L) {
     curio_host *h = host_of(L);
     luaL_checktype(L, 1, LUA_TFUNCTION);
+    luaL_checktype(L, 2, LUA_TTABLE);
     if (!h) return luaL_error(L, "curio: no kernel host");
-    lua_settop(L, 1);
+    lua_settop(L, 2);
+    if (h->no_results_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->no_results_ref);
+    h->no_results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     if (h->finisher_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->finisher_ref);
     h->finisher_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
+
+/* core.set_task_class(mt, msgh): the Task metatable and the message handler every
+   task body runs under. */
+static int l_set_task_class(lua_State *L) {
+    curio_host *h = host_of(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (!h) return luaL_error(L, "curio: no kernel host");
+    lua_settop(L, 2);
+    if (h->msgh_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->msgh_ref);
+    h->msgh_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (h->task_mt_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->task_mt_ref);
+    h->task_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* core.set_spawn_hook(fn): fn(task) is called after spawning a task from another
+   task (curio.Local copies the parent's values); nil removes it. */
+static int l_set_spawn_hook(lua_State *L) {
+    curio_host *h = host_of(L);
+    if (!h) return luaL_error(L, "curio: no kernel host");
+    lua_settop(L, 1);
+    if (h->spawn_hook_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->spawn_hook_ref);
+    h->spawn_hook_ref = lua_isnil(L, 1) ? 0 : (luaL_checktype(L, 1, LUA_TFUNCTION), luaL_ref(L, LUA_REGISTRYINDEX));
+    return 0;
+}
+
+/* core.spawn(fn, ...), core.spawn_daemon(fn, ...), core.spawn_main(fn, ...) -> Task.
+   Makes the Task table with every field a task gets (8 fill its hash part exactly;
+   `_done` is false, true, or "joined" once join() or a task group collected the
+   outcome) and a coroutine running task_body(task, msgh, fn, ...), its arguments
+   kept on its own stack. The table is anchored in the registry (it holds the
+   coroutine) until the task ends. Never suspends. */
+#define NOT_IN_TASK 9
+
+static int spawn_task(lua_State *L, const char *fname, int daemon, int main) {
+    curio_host *h = host_of(L);
+    if (!h || !h->task_mt_ref) return luaL_error(L, "curio: no kernel host");
+    if (lua_type(L, 1) != LUA_TFUNCTION) {
+        if (luaL_getmetafield(L, 1, "__call") == LUA_TNIL)
+            return luaL_error(L, "bad argument #1 to '%s' (function expected, got %s)", fname,
+                              luaL_typename(L, 1));
+        lua_pop(L, 1);
+    }
+    int nargs = lua_gettop(L); /* fn and its arguments */
+    luaL_checkstack(L, nargs + 8, "too many arguments");
+    lua_State *co = lua_newthread(L);
+    if (!lua_checkstack(co, nargs + 3)) return luaL_error(L, "curio: too many arguments");
+    lua_pushcfunction(co, l_task_body);
+    lua_createtable(L, 0, 8);
+    int t = lua_gettop(L);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, t, "_fn");
+    lua_pushboolean(L, daemon);
+    lua_setfield(L, t, "daemon");
+    lua_pushvalue(L, t - 1);
+    lua_setfield(L, t, "_co");
+    lua_pushinteger(L, 0);
+    lua_setfield(L, t, "id");
+    lua_pushinteger(L, 0);
+    lua_setfield(L, t, "parent_id");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, t, "_done");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, t, "_results");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, t, "_group");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->task_mt_ref);
+    lua_setmetatable(L, t);
+    lua_pushvalue(L, t);
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    int64_t parent = 0;
+    int64_t id = h->spawn(h->ctx, co, ref, daemon, main, &parent);
+    if (id < 0) {
+        luaL_unref(L, LUA_REGISTRYINDEX, ref);
+        if (id == -2) {
+            lua_pushinteger(L, NOT_IN_TASK);
+            lua_pushnil(L);
+            return raise_status(L, NOT_IN_TASK);
+        }
+        return luaL_error(L, "%s", h->errbuf);
+    }
+    /* From here on the task exists: nothing below allocates (the fields exist, the
+       stacks were checked) until the hook, whose errors are the caller's. */
+    lua_pushinteger(L, (lua_Integer)id);
+    lua_setfield(L, t, "id");
+    lua_pushinteger(L, (lua_Integer)parent);
+    lua_setfield(L, t, "parent_id");
+    lua_pushvalue(L, t);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->msgh_ref);
+    for (int i = 1; i <= nargs; i++) lua_pushvalue(L, i);
+    lua_xmove(L, co, nargs + 2);
+    if (h->spawn_hook_ref && parent != 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, h->spawn_hook_ref);
+        lua_pushvalue(L, t);
+        lua_call(L, 1, 0);
+    }
+    lua_settop(L, t);
+    return 1;
+}
+
+static int l_spawn(lua_State *L) { return spawn_task(L, "spawn", 0, 0); }
+static int l_spawn_daemon(lua_State *L) { return spawn_task(L, "spawn_daemon", 1, 0); }
+static int l_spawn_main(lua_State *L) { return spawn_task(L, "spawn", 0, 1); }
 
 static int finish_p(lua_State *L) {
     lua_State *co = lua_touserdata(L, 1);
@@ -366,6 +465,10 @@ int luaopen_curio_core(lua_State *L) {
     static const luaL_Reg fns[] = {
         {"kcall", l_kcall},
         {"spawn", l_spawn},
+        {"spawn_daemon", l_spawn_daemon},
+        {"spawn_main", l_spawn_main},
+        {"set_task_class", l_set_task_class},
+        {"set_spawn_hook", l_set_spawn_hook},
         {"set_finisher", l_set_finisher},
         {"task_body", l_task_body},
         {"trap", l_trap},

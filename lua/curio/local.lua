@@ -4,6 +4,7 @@ local K = require "curio.kernel"
 
 local M = {}
 local LocalMT = { __name = "curio.Local" }
+local hooked = false -- spawn copies values only once a Local exists
 
 -- Outside any task (e.g. code run by an embedding host) values live here.
 local outside = setmetatable({}, { __mode = "k" })
@@ -39,7 +40,13 @@ end
 LocalMT.__tostring = function() return "curio.Local" end
 
 function M.Local()
-  require("curio.task").locals_in_use = true -- spawn starts copying values
+  if not hooked then -- from now on, spawn copies the parent's values
+    hooked = true
+    require("curio.core").set_spawn_hook(function(child)
+      local parent = K.current()
+      if parent then M.inherit(parent, child) end
+    end)
+  end
   return setmetatable({}, LocalMT)
 end
 

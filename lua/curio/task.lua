@@ -7,7 +7,6 @@ local errors = require "curio.errors"
 
 local kcall, trap = K.kcall, K.trap
 local pack, unpack = table.pack, table.unpack
-local co_create = coroutine.create
 local is = errors.is
 local JOIN = K.T.JOIN
 local OP_CANCEL, OP_TASK_INFO = K.K.CANCEL, K.K.TASK_INFO
@@ -121,6 +120,8 @@ end
 
 local NO_RESULTS = { n = 0 } -- shared by every task that returns nothing
 
+-- How a task ended, when core.task_body does not record it itself (it does for a
+-- task that returned and belongs to no group: the same two fields as below).
 local function finish(t, ok, ...)
   if ok then
     t._results = select("#", ...) == 0 and NO_RESULTS or pack(...)
@@ -134,50 +135,18 @@ local function finish(t, ok, ...)
   if g then g:_task_done(t) end
 end
 
--- A task's coroutine runs core.task_body(task, msgh, fn, ...): fn under msgh like
--- xpcall, then finish(task, ok, ...). It is C: no Lua frame of ours below the body
--- keeps the coroutine's stack at its initial size.
-core.set_finisher(finish)
-local task_body = core.task_body
-
-local core_spawn = core.spawn
-local function spawn(fn, daemon, main, ...)
-  if type(fn) ~= "function" then
-    local mt = getmetatable(fn)
-    if not (mt and mt.__call) then
-      error(("bad argument #1 to 'spawn' (function expected, got %s)"):format(type(fn)), 3)
-    end
-  end
-  -- The fields every task gets, so the table is allocated once: 8 fill its hash
-  -- part exactly (a 9th, e.g. an error, means a resize). `_done` is false, true,
-  -- or "joined" once join() or a task group collected the outcome.
-  local t = setmetatable({ _fn = fn, daemon = daemon, _co = false, id = 0, parent_id = 0,
-    _done = false, _results = false, _group = false }, Task)
-  local co = co_create(task_body)
-  t._co = co
-  local id, parent = core_spawn(co, daemon, main, t, msgh, fn, ...)
-  if not id then K.not_in_task(3) end
-  t.id, t.parent_id = id, parent
-  if M.locals_in_use and parent ~= 0 then -- only once a curio.Local exists
-    local p = K.current()
-    if rawget(p, "_locals") then require("curio.local").inherit(p, t) end
-  end
-  return t
-end
+-- Spawning is C (curio.core): it makes the Task table and the coroutine, which runs
+-- core.task_body(task, msgh, fn, ...): fn under msgh like xpcall, then the outcome
+-- is recorded. No Lua frame of ours below the body keeps the coroutine's stack at
+-- its initial size.
+core.set_finisher(finish, NO_RESULTS)
+core.set_task_class(Task, msgh)
 
 --- spawn(fn, ...) -> Task: schedules fn(...) as a new task; never suspends.
-function M.spawn(fn, ...)
-  return spawn(fn, false, false, ...)
-end
-
-function M.spawn_daemon(fn, ...)
-  return spawn(fn, true, false, ...)
-end
-
+M.spawn = core.spawn
+M.spawn_daemon = core.spawn_daemon
 --- The main task of a new kernel run (no current task needed).
-function M.spawn_main(fn, ...)
-  return spawn(fn, false, true, ...)
-end
+M.spawn_main = core.spawn_main
 
 function M.current_task()
   local t = K.current()
@@ -204,12 +173,10 @@ local function task_error(t)
 end
 
 local function outcome(t)
-  if t._error ~= nil then error(task_error(t), 0) end
   local r = t._results
-  if not r then
-    error(errors.TaskError("task died without a result (internal error)", { task = t }), 0)
-  end
-  return unpack(r, 1, r.n)
+  if r then return unpack(r, 1, r.n) end
+  if t._error ~= nil then error(task_error(t), 0) end
+  error(errors.TaskError("task died without a result (internal error)", { task = t }), 0)
 end
 
 --- Waits for the task and returns its results, or raises TaskError (err.cause is the
