@@ -25,7 +25,6 @@ for _, k in ipairs { "sleep", "schedule", "wake_at", "clock", "timeout_after", "
 end
 curio.TaskGroup = taskgroup.TaskGroup
 
-local unpack = table.unpack
 local OP_RUN, OP_RUNNING = K.K.RUN, K.K.RUNNING
 
 --- Runs main(...) as the main task of a new kernel and returns its results, or
@@ -37,16 +36,16 @@ function curio.run(main, ...)
     t._quiet = true -- its error is re-raised here, not reported as a crash
     t:wait()
     if t._error ~= nil then error(t._error, 0) end
-    return unpack(t._results, 1, t._results.n)
+    return t:result()
   end
   local t = curio._run_main(main, ...)
   if t._error ~= nil then error(t._error, 0) end
-  if not t._results then error(errors.CurioError("main task did not finish"), 0) end
-  return unpack(t._results, 1, t._results.n)
+  if not t:done() then error(errors.CurioError("main task did not finish"), 0) end
+  return t:result()
 end
 
 --- Runs main(...) in a new kernel; returns the finished main Task (its _error,
---- _traceback and _results). Used by the CLI and the test runner.
+--- _traceback, and its results through t:result()). Used by the CLI and the test runner.
 function curio._run_main(main, ...)
   if K.kcall(OP_RUNNING) then error(errors.CurioError("a kernel is already running"), 2) end
   local t = task.spawn_main(main, ...)

@@ -251,11 +251,16 @@ static int l_set_raiser(lua_State *L) {
     return 0;
 }
 
+/* A Task table keeps its own state in its array part (curio.task names the slots):
+   stores there cost no hash insertion. */
+enum { SLOT_CO = 1, SLOT_FN, SLOT_ID, SLOT_PARENT, SLOT_DAEMON, SLOT_DONE, SLOT_RESULTS,
+       SLOT_GROUP, NSLOTS = SLOT_GROUP };
+
 /* core.task_body(task, msgh, fn, ...): the body of every task's coroutine. Runs
    fn(...) under the message handler msgh like xpcall (so __close handlers run, and
    may block, while an error unwinds), then records the outcome inside the
    coroutine: ending a task needs no protected call from the kernel. A task that
-   returned and belongs to no group is recorded here (task._results, task._done);
+   returned and belongs to no group is recorded here (its results and done slots);
    anything else goes to the Lua finisher(task, ok, ...). */
 static int body_done(lua_State *L, int status, lua_KContext ctx) {
     (void)ctx;
@@ -263,8 +268,7 @@ static int body_done(lua_State *L, int status, lua_KContext ctx) {
     int ok = status == LUA_OK || status == LUA_YIELD;
     int nres = lua_gettop(L) - 2; /* above task and msgh: results, or the error */
     luaL_checkstack(L, 3, "too many results");
-    if (ok && lua_getfield(L, 1, "_group") == LUA_TBOOLEAN) {
-        lua_pop(L, 1);
+    if (ok && lua_rawgeti(L, 1, SLOT_GROUP) == LUA_TBOOLEAN) { /* in no group */
         if (nres == 0) {
             lua_rawgeti(L, LUA_REGISTRYINDEX, h->no_results_ref);
         } else {
@@ -276,12 +280,12 @@ static int body_done(lua_State *L, int status, lua_KContext ctx) {
             lua_pushinteger(L, nres);
             lua_setfield(L, -2, "n");
         }
-        lua_setfield(L, 1, "_results");
+        lua_rawseti(L, 1, SLOT_RESULTS);
         lua_pushboolean(L, 1);
-        lua_setfield(L, 1, "_done");
+        lua_rawseti(L, 1, SLOT_DONE);
         return 0;
     }
-    if (ok) lua_pop(L, 1);
+    lua_settop(L, nres + 2);
     lua_rawgeti(L, LUA_REGISTRYINDEX, h ? h->finisher_ref : 0);
     lua_pushvalue(L, 1);
     lua_pushboolean(L, ok);
@@ -334,16 +338,20 @@ static int l_set_spawn_hook(lua_State *L) {
     if (!h) return luaL_error(L, "curio: no kernel host");
     lua_settop(L, 1);
     if (h->spawn_hook_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->spawn_hook_ref);
-    h->spawn_hook_ref = lua_isnil(L, 1) ? 0 : (luaL_checktype(L, 1, LUA_TFUNCTION), luaL_ref(L, LUA_REGISTRYINDEX));
+    h->spawn_hook_ref = 0;
+    if (!lua_isnil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TFUNCTION);
+        h->spawn_hook_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
     return 0;
 }
 
 /* core.spawn(fn, ...), core.spawn_daemon(fn, ...), core.spawn_main(fn, ...) -> Task.
-   Makes the Task table with every field a task gets (8 fill its hash part exactly;
-   `_done` is false, true, or "joined" once join() or a task group collected the
-   outcome) and a coroutine running task_body(task, msgh, fn, ...), its arguments
-   kept on its own stack. The table is anchored in the registry (it holds the
-   coroutine) until the task ends. Never suspends. */
+   Makes the Task table with every slot a task gets (done is false, true, or
+   "joined" once join() or a task group collected the outcome) and a coroutine
+   running task_body(task, msgh, fn, ...), its arguments kept on its own stack.
+   The table is anchored in the registry (it holds the coroutine) until the task
+   ends. Never suspends. */
 #define NOT_IN_TASK 9
 
 static int spawn_task(lua_State *L, const char *fname, int daemon, int main) {
@@ -360,24 +368,22 @@ static int spawn_task(lua_State *L, const char *fname, int daemon, int main) {
     lua_State *co = lua_newthread(L);
     if (!lua_checkstack(co, nargs + 3)) return luaL_error(L, "curio: too many arguments");
     lua_pushcfunction(co, l_task_body);
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, NSLOTS, 0);
     int t = lua_gettop(L);
-    lua_pushvalue(L, 1);
-    lua_setfield(L, t, "_fn");
-    lua_pushboolean(L, daemon);
-    lua_setfield(L, t, "daemon");
     lua_pushvalue(L, t - 1);
-    lua_setfield(L, t, "_co");
+    lua_rawseti(L, t, SLOT_CO);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, t, SLOT_FN);
+    lua_pushinteger(L, 0); /* id and parent_id: set once the kernel knows them */
+    lua_rawseti(L, t, SLOT_ID);
     lua_pushinteger(L, 0);
-    lua_setfield(L, t, "id");
-    lua_pushinteger(L, 0);
-    lua_setfield(L, t, "parent_id");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, t, "_done");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, t, "_results");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, t, "_group");
+    lua_rawseti(L, t, SLOT_PARENT);
+    lua_pushboolean(L, daemon);
+    lua_rawseti(L, t, SLOT_DAEMON);
+    for (int k = SLOT_DONE; k <= SLOT_GROUP; k++) { /* done, results, group: false */
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, t, k);
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, h->task_mt_ref);
     lua_setmetatable(L, t);
     lua_pushvalue(L, t);
@@ -393,12 +399,12 @@ static int spawn_task(lua_State *L, const char *fname, int daemon, int main) {
         }
         return luaL_error(L, "%s", h->errbuf);
     }
-    /* From here on the task exists: nothing below allocates (the fields exist, the
+    /* From here on the task exists: nothing below allocates (the slots exist, the
        stacks were checked) until the hook, whose errors are the caller's. */
     lua_pushinteger(L, (lua_Integer)id);
-    lua_setfield(L, t, "id");
+    lua_rawseti(L, t, SLOT_ID);
     lua_pushinteger(L, (lua_Integer)parent);
-    lua_setfield(L, t, "parent_id");
+    lua_rawseti(L, t, SLOT_PARENT);
     lua_pushvalue(L, t);
     lua_rawgeti(L, LUA_REGISTRYINDEX, h->msgh_ref);
     for (int i = 1; i <= nargs; i++) lua_pushvalue(L, i);

@@ -128,10 +128,13 @@ local function run_repl(curio)
       t:wait()
       if t._error ~= nil then
         report(t._error, traceback_of(t))
-      elseif t._results and t._results.n > 0 then
-        local out = {}
-        for i = 1, t._results.n do out[i] = tostring(t._results[i]) end
-        print(table.unpack(out))
+      else
+        local r = table.pack(t:result())
+        if r.n > 0 then
+          local out = {}
+          for i = 1, r.n do out[i] = tostring(r[i]) end
+          print(table.unpack(out))
+        end
       end
     end
   end

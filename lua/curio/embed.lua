@@ -9,8 +9,8 @@ function M.run_string(source, name)
   if not chunk then error(err, 0) end
   local t = curio._run_main(chunk)
   if t._error ~= nil then error(tostring(t._error), 0) end
-  if not t._results then error("the main task did not finish", 0) end
-  return t._results[1]
+  if not t:done() then error("the main task did not finish", 0) end
+  return (t:result())
 end
 
 return M

@@ -94,7 +94,7 @@ local function new_queue(storage, maxsize, name)
     -- Items handed to woken getters, in wake order: woken tasks run in the order
     -- they were woken, and a woken task is never cancelled at that wait.
     _handoff = { n = 0, head = 1 },
-    _outbox = {},  -- task id -> item of a waiting putter
+    _outbox = {},  -- Task -> item of a waiting putter
     _unfinished = 0,
   }, Queue)
 end
@@ -124,10 +124,10 @@ function Queue:put(item)
   end
   if self:full() then
     local me = kcall(OP_CURRENT) or K.not_in_task(2)
-    self._outbox[me.id] = item
+    self._outbox[me] = item
     local ok, err = K.wait_nothrow(self._putters, QUEUE_WAIT)
     if not ok then
-      self._outbox[me.id] = nil
+      self._outbox[me] = nil
       error(err, 0)
     end
     return -- a getter moved our item into the queue
@@ -143,8 +143,8 @@ function Queue:get()
     local item = self._st.pop(s)
     local n, putter = kwake(self._putters, 1)
     if n > 0 then
-      self._st.push(s, self._outbox[putter.id])
-      self._outbox[putter.id] = nil
+      self._st.push(s, self._outbox[putter])
+      self._outbox[putter] = nil
       self._unfinished = self._unfinished + 1
     end
     return item

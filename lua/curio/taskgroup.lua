@@ -5,6 +5,8 @@ local errors = require "curio.errors"
 local task = require "curio.task"
 
 local is = errors.is
+local S = task.SLOT
+local ID, DAEMON, DONE, RESULTS, GROUP = S.ID, S.DAEMON, S.DONE, S.RESULTS, S.GROUP
 local JOIN_WAIT = K.STATE.JOIN_WAIT
 local waiting = K.waiting
 
@@ -43,7 +45,8 @@ function M.TaskGroup(opts)
 end
 
 local function failed(t)
-  return t._error ~= nil and not is(t._error, errors.CancelledError)
+  local e = rawget(t, "_error") -- most tasks have none: skip Task.__index
+  return e ~= nil and not is(e, errors.CancelledError)
 end
 
 -- Whether join() may stop waiting: the policy's task completed (a failure for
@@ -54,14 +57,14 @@ end
 
 -- Called from the member task itself as it finishes.
 function TaskGroup:_task_done(t)
-  if not t.daemon then self._running = self._running - 1 end
+  if not t[DAEMON] then self._running = self._running - 1 end
   self._ftail = self._ftail + 1
   self._finished[self._ftail] = t
   if self.completed == nil then
     local w = self._wait
-    if w == "any" and not t.daemon then
+    if w == "any" and not t[DAEMON] then
       self.completed = t
-    elseif w == "object" and not t.daemon and t._error == nil and t._results and t._results[1] ~= nil then
+    elseif w == "object" and not t[DAEMON] and rawget(t, "_error") == nil and t[RESULTS] and t[RESULTS][1] ~= nil then
       self.completed = t
     elseif w == "all" and failed(t) then
       self.completed = t
@@ -76,10 +79,10 @@ function TaskGroup:add_task(t)
     error(("bad argument #1 to 'add_task' (Task expected, got %s)"):format(type(t)), 2)
   end
   if self._closed then error(errors.CurioError("task group is closed"), 2) end
-  if t._group then error(errors.CurioError("task already belongs to a group"), 2) end
-  if t._done == "joined" then error(errors.CurioError("task was already joined"), 2) end
-  t._group = self
-  if t.daemon then
+  if t[GROUP] then error(errors.CurioError("task already belongs to a group"), 2) end
+  if t[DONE] == "joined" then error(errors.CurioError("task was already joined"), 2) end
+  t[GROUP] = self
+  if t[DAEMON] then
     self._daemons[#self._daemons + 1] = t
   else
     self._members[#self._members + 1] = t
@@ -113,7 +116,7 @@ function TaskGroup:next_done()
   local t = self._finished[self._fhead]
   self._finished[self._fhead] = nil
   self._fhead = self._fhead + 1
-  t._done = "joined"
+  t[DONE] = "joined"
   return t
 end
 
@@ -141,11 +144,11 @@ function TaskGroup:cancel_remaining()
   local live = {}
   for _, list in ipairs { self._members, self._daemons } do
     for _, t in ipairs(list) do
-      if t._done == false then live[#live + 1] = t end
+      if t[DONE] == false then live[#live + 1] = t end
     end
   end
   if #live == 0 then return end
-  table.sort(live, function(a, b) return a.id > b.id end)
+  table.sort(live, function(a, b) return a[ID] > b[ID] end)
   for _, t in ipairs(live) do t:cancel(false) end
   for _, t in ipairs(live) do t:wait() end
 end
@@ -159,7 +162,7 @@ function TaskGroup:join()
   end
   self._closed = true
   self:cancel_remaining()
-  for _, t in ipairs(self._members) do t._done = "joined" end
+  for _, t in ipairs(self._members) do t[DONE] = "joined" end
 end
 
 function TaskGroup:close(err)
@@ -184,7 +187,7 @@ local function first(t)
   if t._error ~= nil then
     error(errors.TaskError("task crashed: " .. tostring(t._error), { cause = t._error, task = t }), 0)
   end
-  return table.unpack(t._results, 1, t._results.n)
+  return table.unpack(t[RESULTS], 1, t[RESULTS].n)
 end
 
 --- Results of the task that satisfied the policy.
