@@ -198,6 +198,7 @@ function Task:join()
     error(errors.CurioError("a task cannot join itself"), 2)
   end
   self[DONE] = "joined"
+  if self[RESULTS] == NO_RESULTS then return end -- most tasks return nothing
   return outcome(self)
 end
 
