@@ -8,7 +8,7 @@ public final class Kernel {
     public private(set) var now: Double
     @exclusivity(unchecked) public private(set) var current: TaskRecord?
     /// Live tasks by id.
-    @exclusivity(unchecked) public private(set) var tasks: [Int: TaskRecord] = [:]
+    public let tasks = TaskTable()
     /// Called on the kernel thread after a task terminated.
     public var onTerminate: ((TaskRecord) -> Void)?
     /// Called on the kernel thread, each cycle, for signals noted by `watchSignal`.
@@ -56,7 +56,7 @@ public final class Kernel {
         t.hostPointer = hostPointer
         t.hostRef = hostRef
         nextTaskId += 1
-        tasks[t.id] = t
+        tasks.insert(t)
         enqueue(t, .value(0))
         return t
     }
@@ -216,7 +216,7 @@ public final class Kernel {
     /// Cancels every remaining task, newest first, and waits for them.
     public func shutdown() {
         while !tasks.isEmpty {
-            for id in tasks.keys.sorted(by: >) {
+            for id in tasks.ids.sorted(by: >) {
                 if let t = tasks[id] { cancel(t) }
             }
             let before = tasks.count
@@ -386,7 +386,7 @@ public final class Kernel {
 
     private func terminate(_ t: TaskRecord) {
         t.state = .terminated
-        tasks[t.id] = nil
+        tasks.remove(t.id)
         if t.timeoutSerial != 0 { t.timeoutSerial = 0; timers.abandoned() }
         t.cancelPending = nil
         if let j = t.joiners { wake(j, count: Int.max) }
