@@ -8,7 +8,7 @@ public final class Kernel {
     public private(set) var now: Double
     @exclusivity(unchecked) public private(set) var current: TaskRecord?
     /// Live tasks by id.
-    @exclusivity(unchecked) public private(set) var tasks: [Int: TaskRecord] = [:]
+    public let tasks = TaskTable()
     /// Called on the kernel thread after a task terminated.
     public var onTerminate: ((TaskRecord) -> Void)?
     /// Called on the kernel thread, each cycle, for signals noted by `watchSignal`.
@@ -56,7 +56,7 @@ public final class Kernel {
         t.hostPointer = hostPointer
         t.hostRef = hostRef
         nextTaskId += 1
-        tasks[t.id] = t
+        tasks.insert(t)
         enqueue(t, .value(0))
         return t
     }
@@ -107,7 +107,7 @@ public final class Kernel {
     }
 
     public func takePendingCancellation(_ t: TaskRecord) -> Cancellation? {
-        defer { t.cancelPending = nil }
+        defer { t.extras?.cancelPending = nil }
         return t.cancelPending
     }
 
@@ -116,9 +116,10 @@ public final class Kernel {
     /// Enters a timeout block with an absolute deadline. Returns the previous
     /// effective deadline, to be handed back to `leaveDeadline`.
     public func enterDeadline(_ t: TaskRecord, _ deadline: Double) -> Double? {
-        let prior = t.timeout
-        t.deadlines.append(deadline)
-        setTimeout(t, min(prior ?? deadline, deadline))
+        let x = t.extrasForWrite
+        let prior = x.timeout
+        x.deadlines.append(deadline)
+        setTimeout(t, x, min(prior ?? deadline, deadline))
         return prior
     }
 
@@ -137,34 +138,35 @@ public final class Kernel {
     /// clock carried by the timeout error the block is exiting with (nil if it exits
     /// normally or with another error); the verdict is curio's rule for nesting.
     public func leaveDeadline(_ t: TaskRecord, prior: Double?, timeoutClock: Double?) -> TimeoutVerdict {
+        let x = t.extrasForWrite
         var verdict = TimeoutVerdict.propagate
         if let clock = timeoutClock {
-            if let n = t.deadlines.firstIndex(where: { $0 <= clock }) {
-                verdict = n < t.deadlines.count - 1 ? .outer : .ours
+            if let n = x.deadlines.firstIndex(where: { $0 <= clock }) {
+                verdict = n < x.deadlines.count - 1 ? .outer : .ours
             } else {
                 verdict = .uncaught
             }
         }
-        if !t.deadlines.isEmpty { t.deadlines.removeLast() }
+        if !x.deadlines.isEmpty { x.deadlines.removeLast() }
         let nowClock = clock()
         if let p = prior, p <= nowClock {
             // The enclosing deadline has already passed: deliver it at the next
             // blocking call, never at this point of unwinding.
-            setTimeout(t, nil)
-            t.timeout = p
-            if t.cancelPending == nil { t.cancelPending = .timeout(clock: nowClock) }
+            setTimeout(t, x, nil)
+            x.timeout = p
+            if x.cancelPending == nil { x.cancelPending = .timeout(clock: nowClock) }
         } else {
-            setTimeout(t, prior)
-            if case .timeout = t.cancelPending { t.cancelPending = nil }
+            setTimeout(t, x, prior)
+            if case .timeout = x.cancelPending { x.cancelPending = nil }
         }
         return verdict
     }
 
-    private func setTimeout(_ t: TaskRecord, _ d: Double?) {
-        if t.timeout == d && (d == nil || t.timeoutSerial != 0) { return }
-        if t.timeoutSerial != 0 { t.timeoutSerial = 0; timers.abandoned() }
-        t.timeout = d
-        if let d { t.timeoutSerial = timers.push(t, at: d, kind: .timeout) }
+    private func setTimeout(_ t: TaskRecord, _ x: TaskRecord.Extras, _ d: Double?) {
+        if x.timeout == d && (d == nil || x.timeoutSerial != 0) { return }
+        if x.timeoutSerial != 0 { x.timeoutSerial = 0; timers.abandoned() }
+        x.timeout = d
+        if let d { x.timeoutSerial = timers.push(t, at: d, kind: .timeout) }
     }
 
     // MARK: external work
@@ -216,7 +218,7 @@ public final class Kernel {
     /// Cancels every remaining task, newest first, and waits for them.
     public func shutdown() {
         while !tasks.isEmpty {
-            for id in tasks.keys.sorted(by: >) {
+            for id in tasks.ids.sorted(by: >) {
                 if let t = tasks[id] { cancel(t) }
             }
             let before = tasks.count
@@ -285,14 +287,15 @@ public final class Kernel {
                 t.isBlocked = false
                 enqueue(t, .value(now))
             case .timeout:
-                guard t.timeoutSerial == e.serial else { timers.noteStaleRemoved(); continue }
-                t.timeoutSerial = 0
+                // Timeout entries come from setTimeout: the task has extras.
+                guard let x = t.extras, x.timeoutSerial == e.serial else { timers.noteStaleRemoved(); continue }
+                x.timeoutSerial = 0
                 if t.terminated { continue }
-                if t.isBlocked && t.allowCancel {
+                if t.isBlocked && x.cancelDisabled == 0 {
                     unblock(t)
                     enqueue(t, .cancel(.timeout(clock: now)))
-                } else if t.cancelPending == nil {
-                    t.cancelPending = .timeout(clock: now)
+                } else if x.cancelPending == nil {
+                    x.cancelPending = .timeout(clock: now)
                 }
             }
         }
@@ -311,8 +314,9 @@ public final class Kernel {
 
     private func handle(_ trap: Trap, _ t: TaskRecord) {
         if case .exit = trap { terminate(t); return }
-        if t.allowCancel, let c = t.cancelPending {
-            t.cancelPending = nil
+        // Without extras nothing can be pending: one nil check on the hot path.
+        if let x = t.extras, x.cancelDisabled == 0, let c = x.cancelPending {
+            x.cancelPending = nil
             enqueue(t, .cancel(c))
             return
         }
@@ -386,10 +390,12 @@ public final class Kernel {
 
     private func terminate(_ t: TaskRecord) {
         t.state = .terminated
-        tasks[t.id] = nil
-        if t.timeoutSerial != 0 { t.timeoutSerial = 0; timers.abandoned() }
-        t.cancelPending = nil
-        if let j = t.joiners { wake(j, count: Int.max) }
+        tasks.remove(t.id)
+        if let x = t.extras {
+            if x.timeoutSerial != 0 { x.timeoutSerial = 0; timers.abandoned() }
+            x.cancelPending = nil
+            if let j = x.joiners { wake(j, count: Int.max) }
+        }
         t.body.terminated(t, kernel: self)
         onTerminate?(t)
     }

@@ -64,43 +64,31 @@ public enum Trap {
     case exit
 }
 
-/// The kernel's record of one task.
+/// The kernel's record of one task. One exists per live task, so it keeps only what
+/// every task uses; the rest lives in `extras`, allocated on first use.
 public final class TaskRecord {
     // Stored properties are laid out in declaration order: 8-byte fields first,
-    // the small ones packed together at the end (this record exists per task).
+    // then the Int32s, then the resumption (9 bytes) and the one-byte fields, so
+    // nothing is padded (127 bytes with the object header).
     public let id: Int
     public let parentId: Int
-    public var name: String
     public let body: TaskBody
     @exclusivity(unchecked) public internal(set) var cycles = 0
     /// Free for the embedder's body (the Lua side keeps the task's coroutine and the
     /// registry reference of its Lua object here, so one body serves every task).
     public var hostPointer: OpaquePointer?
 
-    /// Deadlines of the enclosing `timeout_after` blocks, outermost first.
-    public internal(set) var deadlines: [Double] = []
-    /// Depth of `disable_cancellation` blocks; cancellation is delivered only at 0.
-    public internal(set) var cancelDisabled = 0
-    /// Tasks waiting for this one to end (created on first use: most tasks are
-    /// never joined while running).
-    public internal(set) var joiners: WaitQueue?
-
     // Kernel bookkeeping for the current wait (one at a time).
     var waitQueue: WaitQueue?
     var waitPrev: TaskRecord?
     var waitNext: TaskRecord?
     var sleepSerial: UInt64 = 0
-    var timeoutSerial: UInt64 = 0
-    var externalCancel: ((TaskRecord) -> Void)?
-
-    /// The effective deadline (the earliest of the stack), if any.
-    public internal(set) var timeout: Double?
-    /// A cancellation waiting for the next blocking call.
-    public internal(set) var cancelPending: Cancellation?
-    @exclusivity(unchecked) var resumption: Resumption = .value(0)
+    /// Timeouts, cancellation state, joiners and the name: nil until one is used.
+    @exclusivity(unchecked) var extras: Extras?
 
     public var hostRef: Int32 = 0
     var ioFd: Int32 = -1
+    @exclusivity(unchecked) var resumption: Resumption = .value(0)
     public let daemon: Bool
     @exclusivity(unchecked) public internal(set) var state: TaskState = .ready
     /// True once `cancel` has been called: only the first cancellation counts.
@@ -109,14 +97,67 @@ public final class TaskRecord {
     @exclusivity(unchecked) var isBlocked = false
     @exclusivity(unchecked) var inReadyQueue = false
 
-    public var allowCancel: Bool { cancelDisabled == 0 }
-    public var terminated: Bool { state == .terminated }
-
     init(id: Int, parentId: Int, daemon: Bool, name: String, body: TaskBody) {
         self.id = id
         self.parentId = parentId
         self.daemon = daemon
-        self.name = name
         self.body = body
+        if !name.isEmpty { extrasForWrite.name = name }
+    }
+
+    public var terminated: Bool { state == .terminated }
+
+    /// State most tasks never touch (a spawned-and-joined task needs none of it).
+    final class Extras {
+        var name = ""
+        var deadlines: [Double] = []
+        var cancelDisabled = 0
+        var timeoutSerial: UInt64 = 0
+        var externalCancel: ((TaskRecord) -> Void)?
+        var joiners: WaitQueue?
+        var timeout: Double?
+        var cancelPending: Cancellation?
+    }
+
+    /// The extras, created on first write.
+    var extrasForWrite: Extras {
+        if let x = extras { return x }
+        let x = Extras()
+        extras = x
+        return x
+    }
+
+    // These read defaults while `extras` is nil. Setters create it, so the kernel
+    // clears a field through `extras?` instead: clearing never allocates.
+
+    public var name: String {
+        get { extras?.name ?? "" }
+        set { if extras != nil || !newValue.isEmpty { extrasForWrite.name = newValue } }
+    }
+    /// Deadlines of the enclosing `timeout_after` blocks, outermost first.
+    public var deadlines: [Double] { extras?.deadlines ?? [] }
+    /// Depth of `disable_cancellation` blocks; cancellation is delivered only at 0.
+    public internal(set) var cancelDisabled: Int {
+        get { extras?.cancelDisabled ?? 0 }
+        set { extrasForWrite.cancelDisabled = newValue }
+    }
+    public var allowCancel: Bool { (extras?.cancelDisabled ?? 0) == 0 }
+    /// Tasks waiting for this one to end (created on first use: most tasks are
+    /// never joined while running).
+    public internal(set) var joiners: WaitQueue? {
+        get { extras?.joiners }
+        set { extrasForWrite.joiners = newValue }
+    }
+    /// The effective deadline (the earliest of the stack), if any.
+    public var timeout: Double? { extras?.timeout }
+    /// A cancellation waiting for the next blocking call.
+    public internal(set) var cancelPending: Cancellation? {
+        get { extras?.cancelPending }
+        set { extrasForWrite.cancelPending = newValue }
+    }
+    var timeoutSerial: UInt64 { extras?.timeoutSerial ?? 0 }
+    var externalCancel: ((TaskRecord) -> Void)? {
+        get { extras?.externalCancel }
+        set { extrasForWrite.externalCancel = newValue }
     }
 }

@@ -276,6 +276,38 @@ final class KernelTests: XCTestCase {
         XCTAssertTrue(woke)
     }
 
+    func testPlainTasksAllocateNoExtras() throws {
+        // Sleeping, waiting, yielding and being woken need none of the rarely used
+        // state; only a name, a timeout, a cancellation or a joiner creates it.
+        let k = try Kernel()
+        let q = WaitQueue()
+        let t = k.spawn(ScriptedBody { n, _ in
+            switch n {
+            case 0: return .sleep(until: k.clock() + 0.001)
+            case 1: return .wait(q, .eventWait)
+            case 2: return .resume(0)
+            default: return .exit
+            }
+        })
+        let waker = k.spawn(ScriptedBody { n, _ in
+            if n == 0 { return .sleep(until: k.clock() + 0.005) }
+            k.wake(q)
+            return .exit
+        })
+        XCTAssertNil(k.takePendingCancellation(t))
+        k.runUntilComplete(t)
+        XCTAssertTrue(waker.terminated)
+        XCTAssertNil(t.extras)
+        XCTAssertNil(waker.extras)
+        XCTAssertEqual(t.name, "")
+        XCTAssertTrue(t.allowCancel)
+        XCTAssertEqual(t.deadlines, [])
+
+        let named = k.spawn(ScriptedBody { _, _ in .exit }, name: "worker")
+        XCTAssertEqual(named.name, "worker")
+        XCTAssertNotNil(named.extras)
+    }
+
     func testShutdownCancelsNewestFirst() throws {
         let k = try Kernel()
         var order: [Int] = []
