@@ -38,7 +38,10 @@ public final class Kernel {
         try poller.watchWakeup(inbox.fd)
     }
 
-    deinit { pool?.shutdown() }
+    deinit {
+        pool?.shutdown()
+        ready.removeAll()
+    }
 
     /// The monotonic clock now (not the cached cycle time).
     public func clock() -> Double { csys_monotonic() }

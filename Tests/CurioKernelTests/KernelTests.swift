@@ -308,6 +308,24 @@ final class KernelTests: XCTestCase {
         XCTAssertNotNil(named.extras)
     }
 
+    func testAKernelDroppedWithReadyTasksFreesThem() throws {
+        weak var first: TaskRecord?
+        weak var last: TaskRecord?
+        do {
+            let k = try Kernel()
+            // more than the ready queue's initial capacity, so it grows too
+            for i in 0..<1000 {
+                let t = k.spawn(ScriptedBody { _, _ in .exit })
+                if i == 0 { first = t }
+                last = t
+            }
+            XCTAssertEqual(k.readyCount, 1000)
+            XCTAssertNotNil(first)
+        }
+        XCTAssertNil(first, "queued task records are released with their kernel")
+        XCTAssertNil(last)
+    }
+
     func testShutdownCancelsNewestFirst() throws {
         let k = try Kernel()
         var order: [Int] = []
