@@ -201,16 +201,24 @@ static int trap_k(lua_State *L, int status, lua_KContext ctx) {
     return raise_status(L, st);
 }
 
-static int l_trap(lua_State *L) {
-    lua_settop(L, 3);
+/* Yields (TRAP, op, a, b) with a and b the values at stack indices ia and ib; the
+   values stay on the stack below (pushing copies beats rotating them into place). */
+static int yield_trap(lua_State *L, lua_Integer op, int ia, int ib) {
     if (!lua_isyieldable(L)) {
         lua_pushinteger(L, NOT_YIELDABLE);
         lua_pushnil(L);
         return raise_status(L, NOT_YIELDABLE);
     }
     lua_pushlightuserdata(L, cl_trap_sentinel());
-    lua_insert(L, 1);
+    lua_pushinteger(L, op);
+    lua_pushvalue(L, ia);
+    lua_pushvalue(L, ib);
     return lua_yieldk(L, 4, 0, trap_k);
+}
+
+static int l_trap(lua_State *L) {
+    lua_settop(L, 3);
+    return yield_trap(L, lua_tointeger(L, 1), 2, 3);
 }
 
 /* core.sleep(seconds), core.wake_at(clock), core.schedule(): the sleep trap with its
@@ -223,10 +231,8 @@ static int sleep_trap(lua_State *L, const char *fname, int absolute) {
         return luaL_error(L, "bad argument #1 to '%s' (number expected, got %s)", fname,
                           luaL_typename(L, 1));
     lua_settop(L, 1);
-    lua_pushinteger(L, TRAP_SLEEP);
-    lua_insert(L, 1);
     lua_pushinteger(L, absolute);
-    return l_trap(L);
+    return yield_trap(L, TRAP_SLEEP, 1, 2);
 }
 
 static int l_sleep(lua_State *L) { return sleep_trap(L, "sleep", 0); }
@@ -234,10 +240,8 @@ static int l_wake_at(lua_State *L) { return sleep_trap(L, "wake_at", 1); }
 
 static int l_schedule(lua_State *L) {
     lua_settop(L, 0);
-    lua_pushinteger(L, TRAP_SLEEP);
     lua_pushinteger(L, 0);
-    lua_pushinteger(L, 0);
-    return l_trap(L);
+    return yield_trap(L, TRAP_SLEEP, 1, 1);
 }
 
 /* core.set_raiser(fn) */
