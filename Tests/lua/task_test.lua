@@ -1,6 +1,7 @@
 local curio = require "curio"
 
 outside_error = select(2, pcall(curio.sleep, 0))
+outside_spawn_error = select(2, pcall(curio.spawn, print))
 outside_coroutine_error = select(2, coroutine.resume(coroutine.create(function()
   local ok, e = pcall(curio.sleep, 0)
   return e
@@ -110,6 +111,34 @@ describe("spawn and join", function()
   it("rejects a non-function", function()
     assert.error_matches(function() curio.spawn(42) end, "bad argument #1 to 'spawn' %(function expected, got number%)")
     assert.error_matches(function() curio.spawn(nil) end, "function expected, got nil")
+  end)
+
+  it("names spawn_daemon in its argument error", function()
+    assert.error_matches(function() curio.spawn_daemon("x") end,
+      "bad argument #1 to 'spawn_daemon' %(function expected, got string%)")
+  end)
+
+  it("raises NotInTask when spawning outside a task", function()
+    -- produced while this file loaded, outside any kernel
+    assert.equal("NotInTask", outside_spawn_error.kind)
+  end)
+
+  it("keeps every result, nils included, and the arguments", function()
+    local t = curio.spawn(function(...) return ... end, 1, nil, "three", nil)
+    local r = table.pack(t:join())
+    assert.equal(4, r.n)
+    assert.same({ 1, nil, "three", nil, n = 4 }, r)
+    assert.equal(0, select("#", curio.spawn(function() end):join()))
+  end)
+
+  it("exposes id, parent_id and daemon as attributes", function()
+    local me = curio.current_task()
+    local t = curio.spawn_daemon(function() end)
+    assert.is_true(t.id > me.id)
+    assert.equal(me.id, t.parent_id)
+    assert.is_true(t.daemon)
+    t:join()
+    assert.is_true(t.daemon) -- still readable once it ended
   end)
 
   it("accepts a callable table", function()
