@@ -97,14 +97,19 @@ static void unlist(cl_allocator *a, slab *s, size_t c) {
     s->listed = 0;
 }
 
-static void drop_slab(cl_allocator *a, slab *s) {
-    if (a->nempty == a->empty_cap) {
-        size_t cap = a->empty_cap ? a->empty_cap * 2 : 64;
-        slab **e = realloc(a->empty, cap * sizeof *e);
-        if (!e) return; /* keep it in its class instead: still usable */
-        a->empty = e;
-        a->empty_cap = cap;
-    }
+/* Room for one more slab in the pool of empty slabs; false if none can be had (the
+   slab then simply stays in its class). */
+static int pool_reserve(cl_allocator *a) {
+    if (a->nempty < a->empty_cap) return 1;
+    size_t cap = a->empty_cap ? a->empty_cap * 2 : 64;
+    slab **e = realloc(a->empty, cap * sizeof *e);
+    if (!e) return 0;
+    a->empty = e;
+    a->empty_cap = cap;
+    return 1;
+}
+
+static void pool_push(cl_allocator *a, slab *s) {
     if (a->nempty >= WARM_EMPTY_SLABS) madvise(s, SLAB_SIZE, MADV_DONTNEED);
     a->empty[a->nempty++] = s;
 }
@@ -137,10 +142,10 @@ static void release_small(cl_allocator *a, void *p, size_t c) {
         if (s->next) s->next->prev = s;
         a->room[c] = s;
         s->listed = 1;
-    } else if (s->used == 0 && (s->prev || s->next)) {
+    } else if (s->used == 0 && (s->prev || s->next) && pool_reserve(a)) {
         /* empty, and not the class's only slab: hand it back */
         unlist(a, s, c);
-        drop_slab(a, s);
+        pool_push(a, s);
     }
 }
 
