@@ -6,7 +6,8 @@ import CSys
 public final class Kernel {
     /// The clock as of the start of the current cycle (monotonic seconds).
     public private(set) var now: Double
-    @exclusivity(unchecked) public private(set) var current: TaskRecord?
+    /// The task being stepped (it is retained by the step itself, so no count here).
+    @exclusivity(unchecked) public private(set) unowned(unsafe) var current: TaskRecord?
     /// Live tasks by id.
     public let tasks = TaskTable()
     /// Called on the kernel thread after a task terminated.
