@@ -31,6 +31,26 @@ function bench.spawn_join() -- create, then run to completion
   return count / (clock() - t0), "tasks/s"
 end
 
+function bench.spawn_join_each() -- create one, run it to completion, next
+  local count = n(100000)
+  local function noop() end
+  local t0 = clock()
+  for _ = 1, count do coroutine.resume(coroutine.create(noop)) end
+  return count / (clock() - t0), "tasks/s"
+end
+
+function bench.spawn_join_batch() -- batches of 1,000: created, then run
+  local count, batch = n(100000), 1000
+  local function noop() end
+  local cos = {}
+  local t0 = clock()
+  for _ = 1, math.max(1, count // batch) do
+    for i = 1, batch do cos[i] = coroutine.create(noop) end
+    for i = 1, batch do coroutine.resume(cos[i]) end
+  end
+  return math.max(1, count // batch) * batch / (clock() - t0), "tasks/s"
+end
+
 local function sleeping(count) -- suspended coroutines
   collectgarbage(); collectgarbage()
   local before = rss_kib()

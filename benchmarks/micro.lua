@@ -24,7 +24,7 @@ function bench.hop()
   return (curio.clock() - t0) / hops * 1e9, "ns"
 end
 
--- spawn + join: all spawned first, then all joined
+-- spawn + join: all 100,000 spawned first (all alive at once), then all joined
 function bench.spawn_join()
   local count = n(100000)
   local tasks = {}
@@ -32,6 +32,26 @@ function bench.spawn_join()
   for i = 1, count do tasks[i] = curio.spawn(noop) end
   for i = 1, count do tasks[i]:join() end
   return count / (curio.clock() - t0), "tasks/s"
+end
+
+-- spawn + join one task at a time: each join suspends the parent until the child ran
+function bench.spawn_join_each()
+  local count = n(100000)
+  local t0 = curio.clock()
+  for _ = 1, count do curio.spawn(noop):join() end
+  return count / (curio.clock() - t0), "tasks/s"
+end
+
+-- spawn + join in batches of 1,000 (spawned, then joined): memory stays warm
+function bench.spawn_join_batch()
+  local count, batch = n(100000), 1000
+  local tasks = {}
+  local t0 = curio.clock()
+  for _ = 1, math.max(1, count // batch) do
+    for i = 1, batch do tasks[i] = curio.spawn(noop) end
+    for i = 1, batch do tasks[i]:join() end
+  end
+  return math.max(1, count // batch) * batch / (curio.clock() - t0), "tasks/s"
 end
 
 -- resident memory of tasks sleeping at once

@@ -76,7 +76,8 @@ def kv(line):
 rows = [("figure", "curio-lua", "reference", "ratio", "target")]
 micro = {l.split()[0]: (float(l.split()[1]), l.split()[2]) for l in lines("micro") if l.strip()}
 base = {l.split()[0]: float(l.split()[1]) for l in lines("baseline") if l.strip()}
-targets = {"hop": "<= 300 ns", "spawn_join": ">= 1,000,000/s", "sleeping_100k": "<= 1300 B",
+targets = {"hop": "<= 300 ns", "spawn_join": ">= 1,000,000/s", "spawn_join_each": ">= 1,000,000/s",
+           "spawn_join_batch": ">= 1,000,000/s", "sleeping_100k": "<= 1300 B",
            "sleeping_1m": "<= 1300 B", "queue_pingpong": ">= 2,000,000/s",
            "event_handoff": ">= 2,000,000/s", "lock_handoff": ">= 1,000,000/s",
            "sleepers_10k": "<= 110 ms", "sleepers_10k_relative": "", "timeouts": "", "pending_timeouts": ""}
