@@ -139,6 +139,11 @@ describe("spawn and join", function()
     assert.is_true(t.daemon)
     t:join()
     assert.is_true(t.daemon) -- still readable once it ended
+    assert.error_matches(function() t.id = 7 end, "task%.id is read%-only")
+    assert.error_matches(function() t.state = "READY" end, "task%.state is read%-only")
+    t.name, t.note = "renamed", "mine"
+    assert.equal("renamed", t.name)
+    assert.equal("mine", t.note)
   end)
 
   it("accepts a callable table", function()

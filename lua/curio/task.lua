@@ -78,6 +78,13 @@ function Task.__index(t, k)
   end
 end
 
+function Task.__newindex(t, k, v)
+  if ATTRIBUTE[k] or k == "state" or k == "cycles" or k == "timeout" then
+    error(("task.%s is read-only"):format(k), 2)
+  end
+  rawset(t, k, v)
+end
+
 function Task.__tostring(t)
   return ("Task(id=%d, name=%s, state=%s)"):format(t[ID], t.name, t.state)
 end
