@@ -69,6 +69,15 @@ static int map_region(cl_allocator *a) {
     return 0;
 }
 
+/* Puts s first in its class's list of slabs with room. */
+static void list_front(cl_allocator *a, slab *s, size_t c) {
+    s->prev = NULL;
+    s->next = a->room[c];
+    if (s->next) s->next->prev = s;
+    a->room[c] = s;
+    s->listed = 1;
+}
+
 static slab *new_slab(cl_allocator *a, size_t c) {
     slab *s;
     if (a->nempty) {
@@ -83,11 +92,7 @@ static slab *new_slab(cl_allocator *a, size_t c) {
     s->end = (char *)s + SLAB_SIZE;
     s->used = 0;
     s->size = (unsigned)(c * GRAIN);
-    s->prev = NULL;
-    s->next = a->room[c];
-    if (s->next) s->next->prev = s;
-    a->room[c] = s;
-    s->listed = 1;
+    list_front(a, s, c);
     return s;
 }
 
@@ -137,11 +142,7 @@ static void release_small(cl_allocator *a, void *p, size_t c) {
     s->free = b;
     s->used--;
     if (!s->listed) {
-        s->prev = NULL;
-        s->next = a->room[c];
-        if (s->next) s->next->prev = s;
-        a->room[c] = s;
-        s->listed = 1;
+        list_front(a, s, c); /* it was full: it has room again */
     } else if (s->used == 0 && (s->prev || s->next) && pool_reserve(a)) {
         /* empty, and not the class's only slab: hand it back */
         unlist(a, s, c);
