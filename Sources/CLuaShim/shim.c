@@ -244,14 +244,21 @@ static int l_schedule(lua_State *L) {
     return yield_trap(L, TRAP_SLEEP, 1, 1);
 }
 
+/* Pops the top value into the registry as *ref, dropping what *ref held (0: none;
+   a nil value leaves it at 0). The core.set_* functions keep their values so. */
+static void replace_ref(lua_State *L, int *ref) {
+    if (*ref) luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+    *ref = luaL_ref(L, LUA_REGISTRYINDEX); /* LUA_REFNIL (-1) for nil */
+    if (*ref == LUA_REFNIL) *ref = 0;
+}
+
 /* core.set_raiser(fn) */
 static int l_set_raiser(lua_State *L) {
     curio_host *h = host_of(L);
     luaL_checktype(L, 1, LUA_TFUNCTION);
     if (!h) return luaL_error(L, "curio: no kernel host");
     lua_settop(L, 1);
-    if (h->raiser_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->raiser_ref);
-    h->raiser_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    replace_ref(L, &h->raiser_ref);
     return 0;
 }
 
@@ -313,10 +320,8 @@ static int l_set_finisher(lua_State *L) {
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!h) return luaL_error(L, "curio: no kernel host");
     lua_settop(L, 2);
-    if (h->no_results_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->no_results_ref);
-    h->no_results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (h->finisher_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->finisher_ref);
-    h->finisher_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    replace_ref(L, &h->no_results_ref);
+    replace_ref(L, &h->finisher_ref);
     return 0;
 }
 
@@ -328,10 +333,8 @@ static int l_set_task_class(lua_State *L) {
     luaL_checktype(L, 2, LUA_TFUNCTION);
     if (!h) return luaL_error(L, "curio: no kernel host");
     lua_settop(L, 2);
-    if (h->msgh_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->msgh_ref);
-    h->msgh_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (h->task_mt_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->task_mt_ref);
-    h->task_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    replace_ref(L, &h->msgh_ref);
+    replace_ref(L, &h->task_mt_ref);
     return 0;
 }
 
@@ -340,13 +343,9 @@ static int l_set_task_class(lua_State *L) {
 static int l_set_spawn_hook(lua_State *L) {
     curio_host *h = host_of(L);
     if (!h) return luaL_error(L, "curio: no kernel host");
+    if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
     lua_settop(L, 1);
-    if (h->spawn_hook_ref) luaL_unref(L, LUA_REGISTRYINDEX, h->spawn_hook_ref);
-    h->spawn_hook_ref = 0;
-    if (!lua_isnil(L, 1)) {
-        luaL_checktype(L, 1, LUA_TFUNCTION);
-        h->spawn_hook_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    }
+    replace_ref(L, &h->spawn_hook_ref);
     return 0;
 }
 
