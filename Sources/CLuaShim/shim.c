@@ -351,10 +351,11 @@ static int l_set_spawn_hook(lua_State *L) {
 
 /* core.spawn(fn, ...), core.spawn_daemon(fn, ...), core.spawn_main(fn, ...) -> Task.
    Makes the Task table with every slot a task gets (done is false, true, or
-   "joined" once join() or a task group collected the outcome) and a coroutine
-   running task_body(task, msgh, fn, ...), its arguments kept on its own stack.
-   The table is anchored in the registry (it holds the coroutine) until the task
-   ends. Never suspends. */
+   "joined" once join() or a task group collected the outcome), anchors it in the
+   registry until the task ends, and registers the task with the kernel. Its
+   coroutine is made when it first runs (cl_start_task): until then the coroutine
+   slot holds the number of arguments, which follow the task's own slots, so a
+   burst of spawns costs no stacks. Never suspends. */
 #define NOT_IN_TASK 9
 
 static int spawn_task(lua_State *L, const char *fname, int daemon, int main) {
@@ -366,14 +367,15 @@ static int spawn_task(lua_State *L, const char *fname, int daemon, int main) {
                               luaL_typename(L, 1));
         lua_pop(L, 1);
     }
-    int nargs = lua_gettop(L); /* fn and its arguments */
-    luaL_checkstack(L, nargs + 8, "too many arguments");
-    lua_State *co = lua_newthread(L);
-    if (!lua_checkstack(co, nargs + 3)) return luaL_error(L, "curio: too many arguments");
-    lua_pushcfunction(co, l_task_body);
-    lua_createtable(L, NSLOTS, 0);
+    int nargs = lua_gettop(L) - 1; /* fn's arguments */
+    luaL_checkstack(L, 6, NULL);
+    lua_createtable(L, NSLOTS + nargs, 0);
     int t = lua_gettop(L);
-    lua_pushvalue(L, t - 1);
+    for (int i = 1; i <= nargs; i++) {
+        lua_pushvalue(L, 1 + i);
+        lua_rawseti(L, t, NSLOTS + i);
+    }
+    lua_pushinteger(L, nargs);
     lua_rawseti(L, t, SLOT_CO);
     lua_pushvalue(L, 1);
     lua_rawseti(L, t, SLOT_FN);
@@ -392,7 +394,7 @@ static int spawn_task(lua_State *L, const char *fname, int daemon, int main) {
     lua_pushvalue(L, t);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
     int64_t parent = 0;
-    int64_t id = h->spawn(h->ctx, co, ref, daemon, main, &parent);
+    int64_t id = h->spawn(h->ctx, ref, daemon, main, &parent);
     if (id < 0) {
         luaL_unref(L, LUA_REGISTRYINDEX, ref);
         if (id == -2) {
@@ -402,16 +404,12 @@ static int spawn_task(lua_State *L, const char *fname, int daemon, int main) {
         }
         return luaL_error(L, "%s", h->errbuf);
     }
-    /* From here on the task exists: nothing below allocates (the slots exist, the
-       stacks were checked) until the hook, whose errors are the caller's. */
+    /* From here on the task exists: nothing below allocates (the slots exist) until
+       the hook, whose errors are the caller's. */
     lua_pushinteger(L, (lua_Integer)id);
     lua_rawseti(L, t, SLOT_ID);
     lua_pushinteger(L, (lua_Integer)parent);
     lua_rawseti(L, t, SLOT_PARENT);
-    lua_pushvalue(L, t);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, h->msgh_ref);
-    for (int i = 1; i <= nargs; i++) lua_pushvalue(L, i);
-    lua_xmove(L, co, nargs + 2);
     if (h->spawn_hook_ref && parent != 0) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, h->spawn_hook_ref);
         lua_pushvalue(L, t);
@@ -421,35 +419,77 @@ static int spawn_task(lua_State *L, const char *fname, int daemon, int main) {
     return 1;
 }
 
+/* The coroutine of the task anchored at registry `ref`, made as it first runs:
+   task_body(task, msgh, fn, args...). The arguments leave the task's table, whose
+   coroutine slot then holds the coroutine. */
+static int start_task_p(lua_State *L) {
+    curio_host *h = host_of(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, (int)lua_tointeger(L, 1)); /* 2: task */
+    lua_rawgeti(L, 2, SLOT_CO);
+    int nargs = (int)lua_tointeger(L, 3);
+    luaL_checkstack(L, nargs + 5, "too many arguments");
+    lua_State *co = lua_newthread(L);                            /* 4 */
+    if (!lua_checkstack(co, nargs + 4)) return luaL_error(L, "curio: too many arguments");
+    lua_pushcfunction(co, l_task_body);
+    lua_pushvalue(L, 2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->msgh_ref);
+    lua_rawgeti(L, 2, SLOT_FN);
+    for (int i = 1; i <= nargs; i++) {
+        lua_rawgeti(L, 2, NSLOTS + i);
+        lua_pushnil(L);
+        lua_rawseti(L, 2, NSLOTS + i);
+    }
+    lua_xmove(L, co, nargs + 3);
+    lua_pushvalue(L, 4);
+    lua_rawseti(L, 2, SLOT_CO);
+    lua_pushlightuserdata(L, co);
+    return 1;
+}
+
+lua_State *cl_start_task(lua_State *L, int ref) {
+    curio_host *h = host_of(L);
+    if (!lua_checkstack(L, 4)) return NULL;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, start_task_p);
+    lua_pushinteger(L, ref);
+    lua_State *co = NULL;
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+        co = lua_touserdata(L, -1);
+    } else if (h) {
+        const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(error object)";
+        snprintf(h->errbuf, sizeof h->errbuf, "%s", m);
+    }
+    lua_settop(L, top);
+    return co;
+}
+
 static int l_spawn(lua_State *L) { return spawn_task(L, "spawn", 0, 0); }
 static int l_spawn_daemon(lua_State *L) { return spawn_task(L, "spawn_daemon", 1, 0); }
 static int l_spawn_main(lua_State *L) { return spawn_task(L, "spawn", 0, 1); }
 
-static int finish_p(lua_State *L) {
+/* finisher(task, false, error): the error on top of the dead coroutine co, or (co
+   NULL: it could not be made) the message in host->errbuf. */
+static int fail_p(lua_State *L) {
     lua_State *co = lua_touserdata(L, 1);
     int ref = (int)lua_tointeger(L, 2);
-    int nres = (int)lua_tointeger(L, 3);
-    int failed = lua_toboolean(L, 4);
     lua_settop(L, 0);
-    luaL_checkstack(L, nres + 3, "too many results");
     lua_rawgeti(L, LUA_REGISTRYINDEX, host_of(L)->finisher_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-    if (failed) lua_pushboolean(L, 0); /* the coroutine itself died: (false, error) */
-    lua_xmove(co, L, nres);
-    lua_call(L, lua_gettop(L) - 1, 0);
+    lua_pushboolean(L, 0);
+    if (co) lua_xmove(co, L, 1);
+    else lua_pushstring(L, host_of(L)->errbuf);
+    lua_call(L, 3, 0);
     return 0;
 }
 
-int cl_finish_task(lua_State *L, lua_State *co, int ref, int nres, int failed, char *err, size_t errlen) {
+int cl_fail_task(lua_State *L, lua_State *co, int ref, char *err, size_t errlen) {
     if (!lua_checkstack(L, 6)) return -1;
     int top = lua_gettop(L);
-    lua_pushcfunction(L, finish_p);
+    lua_pushcfunction(L, fail_p);
     lua_pushlightuserdata(L, co);
     lua_pushinteger(L, ref);
-    lua_pushinteger(L, nres);
-    lua_pushboolean(L, failed);
     int rc = 0;
-    if (lua_pcall(L, 4, 0, 0) != LUA_OK) {
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
         if (err && errlen) {
             const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(error object)";
             snprintf(err, errlen, "%s", m);

@@ -43,9 +43,9 @@ public final class LuaRuntime {
         host.pointee.kcall = { ctx, L, op, nargs in
             Unmanaged<LuaRuntime>.fromOpaque(ctx!).takeUnretainedValue().kcall(L!, op: Int(op), nargs: nargs)
         }
-        host.pointee.spawn = { ctx, co, ref, daemon, main, parent in
+        host.pointee.spawn = { ctx, ref, daemon, main, parent in
             Unmanaged<LuaRuntime>.fromOpaque(ctx!).takeUnretainedValue()
-                .spawn(co!, ref: ref, daemon: daemon != 0, main: main != 0, parent: parent!)
+                .spawn(ref: ref, daemon: daemon != 0, main: main != 0, parent: parent!)
         }
     }
 
@@ -114,7 +114,7 @@ public final class LuaRuntime {
         return -1
     }
 
-    private func spawn(_ co: OpaquePointer, ref: Int32, daemon: Bool, main: Bool,
+    private func spawn(ref: Int32, daemon: Bool, main: Bool,
                        parent: UnsafeMutablePointer<Int64>) -> Int64 {
         if main {
             if running { return Int64(fail("curio: a kernel is already running")) }
@@ -123,7 +123,7 @@ public final class LuaRuntime {
         guard let k = kernel, main || k.current != nil else { return -2 }
         let parentId = k.current?.id ?? 0
         parent.pointee = Int64(parentId)
-        return Int64(k.spawn(taskBody, parent: parentId, daemon: daemon, hostPointer: co, hostRef: ref).id)
+        return Int64(k.spawn(taskBody, parent: parentId, daemon: daemon, hostRef: ref).id)
     }
 
     func report(internalError message: String, task: TaskRecord) {

@@ -2,9 +2,10 @@ import CLua54
 import CLuaShim
 import CurioKernel
 
-/// The body of every Lua task of a runtime: the task's coroutine is its
-/// `hostPointer`, the registry reference of its Lua object its `hostRef`. Each step
-/// resumes the coroutine until it yields a trap, read with non-raising calls only.
+/// The body of every Lua task of a runtime: the registry reference of its Lua object
+/// is its `hostRef`, and its coroutine, made at its first step, its `hostPointer`.
+/// Each step resumes the coroutine until it yields a trap, read with non-raising
+/// calls only.
 final class LuaTaskBody: TaskBody {
     unowned(unsafe) let runtime: LuaRuntime // the runtime owns every kernel and task
 
@@ -13,7 +14,7 @@ final class LuaTaskBody: TaskBody {
     }
 
     func step(_ task: TaskRecord, _ resume: Resumption, kernel: Kernel) -> Trap {
-        let co = task.hostPointer!
+        guard let co = task.hostPointer ?? start(task) else { return .exit }
         // First resume: the body's arguments core.spawn left on the stack.
         var nargs: Int32 = lua_gettop(co) - 1
         if task.cycles > 1 {
@@ -64,11 +65,28 @@ final class LuaTaskBody: TaskBody {
         // finisher). An error means the coroutine itself died (out of memory in
         // the finisher, say): record that, in protected mode on the main thread.
         if status == LUA_OK { return .exit }
+        fail(task, co)
+        return .exit
+    }
+
+    /// The coroutine of a task about to run for the first time (spawn makes none, so
+    /// a task that has not run holds no stack). If it cannot be made, the task fails.
+    private func start(_ task: TaskRecord) -> OpaquePointer? {
+        if let co = cl_start_task(runtime.L, task.hostRef) {
+            task.hostPointer = co
+            return co
+        }
+        fail(task, nil)
+        return nil
+    }
+
+    /// Records a failure outside the task's body (its coroutine died, or could not
+    /// be made), in protected mode on the main thread.
+    private func fail(_ task: TaskRecord, _ co: OpaquePointer?) {
         var err = [CChar](repeating: 0, count: 512)
-        if cl_finish_task(runtime.L, co, task.hostRef, 1, 1, &err, err.count) != 0 {
+        if cl_fail_task(runtime.L, co, task.hostRef, &err, err.count) != 0 {
             runtime.report(internalError: String(cBuffer: err), task: task)
         }
-        return .exit
     }
 
     func terminated(_ task: TaskRecord, kernel: Kernel) {

@@ -146,6 +146,20 @@ describe("spawn and join", function()
     assert.equal("mine", t.note)
   end)
 
+  it("hands a task that has not run yet its arguments, however many", function()
+    local args = {}
+    for i = 1, 200 do args[i] = i end
+    args[100] = nil
+    local t = curio.spawn(function(...) return select("#", ...), (select(200, ...)) end,
+      table.unpack(args, 1, 200))
+    assert.same({ 200, 200 }, { t:join() })
+    -- cancelled before it ever ran: it runs until a blocking call, here its end
+    local c = curio.spawn(function() return "ran" end)
+    assert.is_true(c:cancel())
+    assert.is_nil(c:exception())
+    assert.equal("ran", c:result())
+  end)
+
   it("accepts a callable table", function()
     local callable = setmetatable({}, { __call = function(_, x) return x * 2 end })
     assert.equal(10, curio.spawn(callable, 5):join())
@@ -182,6 +196,7 @@ describe("spawn and join", function()
   it("shows where a task is suspended", function()
     local function sleeper() curio.sleep(1) end
     local t = curio.spawn(sleeper)
+    assert.equal("", t:traceback()) -- not started: its coroutine is made as it first runs
     curio.sleep(0)
     assert.matches("task_test%.lua:%d+", t:traceback())
     t:cancel()

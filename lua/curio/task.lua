@@ -200,7 +200,7 @@ end
 --- Waits for the task and returns its results, or raises TaskError (err.cause is the
 --- task's error).
 function Task:join()
-  if not self or self[CO] == nil then check_task(self, "join") end -- a Task has its coroutine
+  if not self or self[CO] == nil then check_task(self, "join") end -- a Task has this slot
   if not self[DONE] and trap(JOIN, self[ID]) == -1 then
     error(errors.CurioError("a task cannot join itself"), 2)
   end
@@ -255,7 +255,9 @@ end
 --- Where the task is suspended (or "" once it has terminated).
 function Task:traceback()
   if self[DONE] then return "" end
-  return debug.traceback(self[CO])
+  local co = self[CO]
+  if type(co) ~= "thread" then return "" end -- not started yet: nothing on its stack
+  return debug.traceback(co)
 end
 
 M.is_task = function(v) return getmetatable(v) == Task end

@@ -16,12 +16,12 @@ typedef struct curio_host {
     /// results with non-raising API calls and returns their count, or -1 with a
     /// message in `errbuf` (the C side raises it once Swift has returned).
     int (*kcall)(void *ctx, lua_State *L, int op, int nargs);
-    /// Registers coroutine `co` as a task of the current task (`main`: as the main
-    /// task of a new run). `ref` is a registry reference to the task's Lua object,
-    /// which anchors the coroutine until the task ends. Returns the task id and
-    /// stores the parent's id, or returns -1 with a message in `errbuf`, or -2 if
-    /// there is no current task.
-    int64_t (*spawn)(void *ctx, lua_State *co, int ref, int daemon, int main, int64_t *parent);
+    /// Registers a task of the current task (`main`: the main task of a new run).
+    /// `ref` is a registry reference to the task's Lua object, which anchors it (and
+    /// later its coroutine) until the task ends. Returns the task id and stores the
+    /// parent's id, or returns -1 with a message in `errbuf`, or -2 if there is no
+    /// current task.
+    int64_t (*spawn)(void *ctx, int ref, int daemon, int main, int64_t *parent);
     /// Registry references of the Lua task finisher and the shared empty results
     /// table (core.set_finisher), the Task metatable and the message handler
     /// (core.set_task_class), and the spawn hook (core.set_spawn_hook); 0 if unset.
@@ -47,10 +47,16 @@ void cl_close(lua_State *L);
 /// The light userdata every kernel trap yields first.
 void *cl_trap_sentinel(void);
 
-/// A task's coroutine ended (`failed`: died with the error on top, instead of
-/// returning its body's results): calls the Lua finisher(task, ok, ...) with its
-/// `nres` values, in protected mode. Returns 0, or -1 with a message in `err`.
-int cl_finish_task(lua_State *L, lua_State *co, int ref, int nres, int failed, char *err, size_t errlen);
+/// Makes the coroutine of the task anchored at registry `ref`, as it first runs
+/// (spawn keeps only its arguments). Protected: NULL with a message in the host's
+/// `errbuf` on failure (out of memory).
+lua_State *cl_start_task(lua_State *L, int ref);
+
+/// A task failed outside its body: its coroutine `co` died with the error on top,
+/// or (`co` NULL) could not be made, with the message in the host's `errbuf`.
+/// Calls the Lua finisher(task, false, error) in protected mode. Returns 0, or -1
+/// with a message in `err`.
+int cl_fail_task(lua_State *L, lua_State *co, int ref, char *err, size_t errlen);
 
 /// Drops a registry reference (protected; returns 0 on success).
 int cl_unref(lua_State *L, int ref);
