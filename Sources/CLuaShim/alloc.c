@@ -21,7 +21,8 @@
 #define NCLASSES (SMALL_MAX / GRAIN)
 #define SLAB_SIZE ((size_t)64 << 10)
 #define REGION_SLABS 64            /* slabs are mapped 4 MiB at a time */
-#define WARM_EMPTY_SLABS 64        /* empty slabs kept with their pages (4 MiB) */
+#define WARM_MIN_SLABS 64          /* empty slabs kept with their pages: 4 MiB, */
+#define WARM_SHARE 4               /* or a quarter of the bytes in use if more */
 
 typedef struct free_block { struct free_block *next; } free_block;
 
@@ -40,8 +41,8 @@ typedef struct region { struct region *next; } region;
 
 struct cl_allocator {
     slab *room[NCLASSES + 1];      /* per class: slabs with a free block */
-    slab **empty;                  /* empty slabs, newest last */
-    size_t nempty, empty_cap;
+    slab **empty;                  /* empty slabs: [0, ncold) gave their pages back */
+    size_t nempty, ncold, empty_cap;
     char *carve, *carve_end;       /* unused slabs of the newest region */
     region *regions;               /* every mapping, for cl_allocator_free */
     size_t bytes;
@@ -81,7 +82,8 @@ static void list_front(cl_allocator *a, slab *s, size_t c) {
 static slab *new_slab(cl_allocator *a, size_t c) {
     slab *s;
     if (a->nempty) {
-        s = a->empty[--a->nempty];
+        s = a->empty[--a->nempty]; /* a warm one while there is one */
+        if (a->ncold > a->nempty) a->ncold = a->nempty;
     } else {
         if (a->carve == a->carve_end && map_region(a) != 0) return NULL;
         s = (slab *)a->carve;
@@ -114,9 +116,14 @@ static int pool_reserve(cl_allocator *a) {
     return 1;
 }
 
+/* Adds an empty slab to the pool, then gives back the pages of the warm slabs
+   beyond the limit (oldest first): the limit follows the bytes in use, so churn
+   reuses warm memory while the memory of a spike goes back as it ends. */
 static void pool_push(cl_allocator *a, slab *s) {
-    if (a->nempty >= WARM_EMPTY_SLABS) madvise(s, SLAB_SIZE, MADV_DONTNEED);
     a->empty[a->nempty++] = s;
+    size_t limit = a->bytes / SLAB_SIZE / WARM_SHARE;
+    if (limit < WARM_MIN_SLABS) limit = WARM_MIN_SLABS;
+    while (a->nempty - a->ncold > limit) madvise(a->empty[a->ncold++], SLAB_SIZE, MADV_DONTNEED);
 }
 
 static void *obtain_small(cl_allocator *a, size_t c) {
