@@ -91,13 +91,6 @@ void cl_close(lua_State *L) {
     cl_allocator_free(a);
 }
 
-int cl_unref(lua_State *L, int ref) {
-    /* Cannot raise: luaL_unref only stores into two registry slots that already
-       exist (the reference and the free-list head), which never allocates. */
-    if (!lua_checkstack(L, 2)) return -1;
-    luaL_unref(L, LUA_REGISTRYINDEX, ref);
-    return 0;
-}
 
 static int pushlstring_p(lua_State *L) {
     const char *s = (const char *)lua_touserdata(L, 1);
@@ -498,6 +491,21 @@ int cl_fail_task(lua_State *L, lua_State *co, int ref, char *err, size_t errlen)
     }
     lua_settop(L, top);
     return rc;
+}
+
+int cl_end_task(lua_State *L, int ref) {
+    /* Cannot raise: it only stores into slots that already exist (the Task's
+       coroutine slot, the reference and the registry's free-list head), which never
+       allocates. Dropping the dead coroutine lets the collector take it even while
+       its Task is kept (joined later, or in a list). */
+    if (!lua_checkstack(L, 3)) return -1;
+    if (lua_rawgeti(L, LUA_REGISTRYINDEX, ref) == LUA_TTABLE) {
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, -2, SLOT_CO);
+    }
+    lua_pop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    return 0;
 }
 
 int l_strerror_impl(lua_State *L);

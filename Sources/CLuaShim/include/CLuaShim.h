@@ -58,8 +58,9 @@ lua_State *cl_start_task(lua_State *L, int ref);
 /// with a message in `err`.
 int cl_fail_task(lua_State *L, lua_State *co, int ref, char *err, size_t errlen);
 
-/// Drops a registry reference (protected; returns 0 on success).
-int cl_unref(lua_State *L, int ref);
+/// A task ended: drops its registry reference and its Task's hold on the dead
+/// coroutine. Cannot raise; returns 0 on success.
+int cl_end_task(lua_State *L, int ref);
 
 /// Runs `require(module).fn(args...)` in protected mode and copies tostring() of
 /// its first result (or of the error) into `out`; returns 0, or -1 on a Lua
