@@ -3,8 +3,9 @@
  * blocks (coroutine states, stacks, call frames, tables: most of a task) need no
  * header: they are carved from 64 KiB slabs, one size class per slab, and found
  * again by masking the address. A slab whose blocks are all free goes back to a
- * pool of empty slabs; beyond a few MiB the pool returns their pages to the system
- * (MADV_DONTNEED), so a spike of a million tasks does not pin its memory. Blocks
+ * pool of empty slabs; beyond as many bytes as are in use (at least 4 MiB) the pool
+ * returns their pages to the system (MADV_DONTNEED), so a spike of a million tasks
+ * does not pin its memory. Blocks
  * above SMALL_MAX go to malloc. One allocator per lua_State (one thread). `limit`
  * (0 = none) caps the bytes Lua may hold: allocation beyond it fails, which Lua
  * raises as "not enough memory".
@@ -21,8 +22,7 @@
 #define NCLASSES (SMALL_MAX / GRAIN)
 #define SLAB_SIZE ((size_t)64 << 10)
 #define REGION_SLABS 64            /* slabs are mapped 4 MiB at a time */
-#define WARM_MIN_SLABS 64          /* empty slabs kept with their pages: 4 MiB, */
-#define WARM_SHARE 4               /* or a quarter of the bytes in use if more */
+#define WARM_MIN_SLABS 64          /* empty slabs kept with their pages: at least 4 MiB */
 
 typedef struct free_block { struct free_block *next; } free_block;
 
@@ -117,11 +117,13 @@ static int pool_reserve(cl_allocator *a) {
 }
 
 /* Adds an empty slab to the pool, then gives back the pages of the warm slabs
-   beyond the limit (oldest first): the limit follows the bytes in use, so churn
-   reuses warm memory while the memory of a spike goes back as it ends. */
+   beyond the limit (oldest first). The limit is the bytes in use (the collector
+   too lets garbage grow to the live data's size before it runs): churn, such as
+   tasks ending while others start, reuses warm pages instead of faulting fresh
+   ones in, while the memory of a spike goes back as the spike ends. */
 static void pool_push(cl_allocator *a, slab *s) {
     a->empty[a->nempty++] = s;
-    size_t limit = a->bytes / SLAB_SIZE / WARM_SHARE;
+    size_t limit = a->bytes / SLAB_SIZE;
     if (limit < WARM_MIN_SLABS) limit = WARM_MIN_SLABS;
     while (a->nempty - a->ncold > limit) madvise(a->empty[a->ncold++], SLAB_SIZE, MADV_DONTNEED);
 }
