@@ -304,28 +304,20 @@ static int l_task_body(lua_State *L) {
     return body_done(L, lua_pcallk(L, nargs, LUA_MULTRET, 2, 0, body_done), 0);
 }
 
-/* core.set_finisher(fn, no_results): fn(task, ok, ...) records how a task ended
-   when task_body does not (an error, or a task group to tell); no_results is the
-   shared `{n = 0}` of tasks that return nothing. */
-static int l_set_finisher(lua_State *L) {
-    curio_host *h = host_of(L);
-    luaL_checktype(L, 1, LUA_TFUNCTION);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    if (!h) return luaL_error(L, "curio: no kernel host");
-    lua_settop(L, 2);
-    replace_ref(L, &h->no_results_ref);
-    replace_ref(L, &h->finisher_ref);
-    return 0;
-}
-
-/* core.set_task_class(mt, msgh): the Task metatable and the message handler every
-   task body runs under. */
+/* core.set_task_class(mt, msgh, finisher, no_results): the Task metatable, the
+   message handler every task body runs under, the Lua finisher(task, ok, ...) that
+   records how a task ended when task_body does not (an error, or a task group to
+   tell), and the shared `{n = 0}` of tasks that return nothing. */
 static int l_set_task_class(lua_State *L) {
     curio_host *h = host_of(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checktype(L, 2, LUA_TFUNCTION);
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    luaL_checktype(L, 4, LUA_TTABLE);
     if (!h) return luaL_error(L, "curio: no kernel host");
-    lua_settop(L, 2);
+    lua_settop(L, 4);
+    replace_ref(L, &h->no_results_ref);
+    replace_ref(L, &h->finisher_ref);
     replace_ref(L, &h->msgh_ref);
     replace_ref(L, &h->task_mt_ref);
     return 0;
@@ -526,7 +518,6 @@ int luaopen_curio_core(lua_State *L) {
         {"spawn_main", l_spawn_main},
         {"set_task_class", l_set_task_class},
         {"set_spawn_hook", l_set_spawn_hook},
-        {"set_finisher", l_set_finisher},
         {"task_body", l_task_body},
         {"trap", l_trap},
         {"sleep", l_sleep},

@@ -157,8 +157,7 @@ end
 -- core.task_body(task, msgh, fn, ...): fn under msgh like xpcall, then the outcome
 -- is recorded. No Lua frame of ours below the body keeps the coroutine's stack at
 -- its initial size.
-core.set_finisher(finish, NO_RESULTS)
-core.set_task_class(Task, msgh)
+core.set_task_class(Task, msgh, finish, NO_RESULTS)
 
 --- spawn(fn, ...) -> Task: schedules fn(...) as a new task; never suspends.
 M.spawn = core.spawn

@@ -22,9 +22,9 @@ typedef struct curio_host {
     /// parent's id, or returns -1 with a message in `errbuf`, or -2 if there is no
     /// current task.
     int64_t (*spawn)(void *ctx, int ref, int daemon, int main, int64_t *parent);
-    /// Registry references of the Lua task finisher and the shared empty results
-    /// table (core.set_finisher), the Task metatable and the message handler
-    /// (core.set_task_class), and the spawn hook (core.set_spawn_hook); 0 if unset.
+    /// Registry references of the Lua task finisher, the shared empty results
+    /// table, the Task metatable and the message handler (core.set_task_class),
+    /// and the spawn hook (core.set_spawn_hook); 0 if unset.
     int finisher_ref, no_results_ref, task_mt_ref, msgh_ref, spawn_hook_ref;
     /// Registry reference of raise_status(st, v) (core.set_raiser), or 0: raises
     /// what a trap's non-zero resume status stands for.
