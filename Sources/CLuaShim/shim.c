@@ -485,14 +485,15 @@ int cl_fail_task(lua_State *L, lua_State *co, int ref, char *err, size_t errlen)
     return rc;
 }
 
-int cl_end_task(lua_State *L, int ref) {
+int cl_end_task(lua_State *L, int ref, int64_t cycles) {
     /* Cannot raise: it only stores into slots that already exist (the Task's
        coroutine slot, the reference and the registry's free-list head), which never
        allocates. Dropping the dead coroutine lets the collector take it even while
-       its Task is kept (joined later, or in a list). */
+       its Task is kept (joined later, or in a list); the slot keeps the task's
+       final cycle count instead. */
     if (!lua_checkstack(L, 3)) return -1;
     if (lua_rawgeti(L, LUA_REGISTRYINDEX, ref) == LUA_TTABLE) {
-        lua_pushboolean(L, 0);
+        lua_pushinteger(L, (lua_Integer)cycles);
         lua_rawseti(L, -2, SLOT_CO);
     }
     lua_pop(L, 1);

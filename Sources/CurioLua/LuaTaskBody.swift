@@ -90,6 +90,6 @@ final class LuaTaskBody: TaskBody {
     }
 
     func terminated(_ task: TaskRecord, kernel: Kernel) {
-        _ = cl_end_task(runtime.L, task.hostRef)
+        _ = cl_end_task(runtime.L, task.hostRef, Int64(task.cycles))
     }
 }

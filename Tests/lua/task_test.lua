@@ -191,6 +191,8 @@ describe("spawn and join", function()
     local c = t.cycles
     assert.is_true(c >= 2)
     t:join()
+    assert.equal(6, t.cycles) -- kept once it ended: 5 sleeps, then the end
+    assert.equal(0, curio.spawn(function() end).cycles) -- not run yet
   end)
 
   it("shows where a task is suspended", function()

@@ -19,6 +19,8 @@ M.Task = Task
 -- eight array slots cost a third of the memory and a tenth of the time of eight
 -- hash fields. Its public attributes (id, parent_id, daemon...) are read through
 -- __index. Other curio modules use these slot numbers too.
+-- The coroutine slot holds the number of arguments (after the Task's slots) until
+-- the task first runs, then its coroutine, and its cycle count once it ended.
 local CO, FN, ID, PARENT, DAEMON, DONE, RESULTS, GROUP = 1, 2, 3, 4, 5, 6, 7, 8
 M.SLOT = { CO = CO, FN = FN, ID = ID, PARENT = PARENT, DAEMON = DAEMON, DONE = DONE,
   RESULTS = RESULTS, GROUP = GROUP }
@@ -71,7 +73,9 @@ function Task.__index(t, k)
     return s and K.STATES[s] or "TERMINATED"
   elseif k == "cycles" then
     local _, c = kcall(OP_TASK_INFO, t[ID])
-    return c or rawget(t, "_final_cycles") or 0
+    if c then return c end
+    c = t[CO] -- an ended task's coroutine slot keeps its cycle count
+    return t[DONE] and math.type(c) == "integer" and c or 0
   elseif k == "timeout" then
     local _, _, d = kcall(OP_TASK_INFO, t[ID])
     return d
@@ -139,7 +143,7 @@ end
 local NO_RESULTS = { n = 0 } -- shared by every task that returns nothing
 
 -- How a task ended, when core.task_body does not record it itself (it does for a
--- task that returned and belongs to no group: the same two fields as below).
+-- task that returned and belongs to no group: the same two slots as below).
 local function finish(t, ok, ...)
   if ok then
     t[RESULTS] = select("#", ...) == 0 and NO_RESULTS or pack(...)
@@ -153,10 +157,10 @@ local function finish(t, ok, ...)
   if g then g:_task_done(t) end
 end
 
--- Spawning is C (curio.core): it makes the Task table and the coroutine, which runs
--- core.task_body(task, msgh, fn, ...): fn under msgh like xpcall, then the outcome
--- is recorded. No Lua frame of ours below the body keeps the coroutine's stack at
--- its initial size.
+-- Spawning is C (curio.core): it makes the Task table; the task's coroutine, made
+-- when it first runs, runs core.task_body(task, msgh, fn, ...): fn under msgh like
+-- xpcall, then the outcome is recorded (by finish when C does not). No Lua frame of
+-- ours below the body keeps the coroutine's stack at its initial size.
 core.set_task_class(Task, msgh, finish, NO_RESULTS)
 
 --- spawn(fn, ...) -> Task: schedules fn(...) as a new task; never suspends.

@@ -58,9 +58,10 @@ lua_State *cl_start_task(lua_State *L, int ref);
 /// with a message in `err`.
 int cl_fail_task(lua_State *L, lua_State *co, int ref, char *err, size_t errlen);
 
-/// A task ended: drops its registry reference and its Task's hold on the dead
-/// coroutine. Cannot raise; returns 0 on success.
-int cl_end_task(lua_State *L, int ref);
+/// A task ended after `cycles` steps: drops its registry reference, and its Task's
+/// hold on the dead coroutine (the slot keeps `cycles`). Cannot raise; returns 0 on
+/// success.
+int cl_end_task(lua_State *L, int ref, int64_t cycles);
 
 /// Runs `require(module).fn(args...)` in protected mode and copies tostring() of
 /// its first result (or of the error) into `out`; returns 0, or -1 on a Lua
