@@ -490,11 +490,17 @@ int cl_end_task(lua_State *L, int ref, int64_t cycles) {
        coroutine slot, the reference and the registry's free-list head), which never
        allocates. Dropping the dead coroutine lets the collector take it even while
        its Task is kept (joined later, or in a list); the slot keeps the task's
-       final cycle count instead. */
+       final cycle count instead. A task whose end could not be recorded (out of
+       memory) is marked done all the same: join then says so. */
     if (!lua_checkstack(L, 3)) return -1;
     if (lua_rawgeti(L, LUA_REGISTRYINDEX, ref) == LUA_TTABLE) {
         lua_pushinteger(L, (lua_Integer)cycles);
         lua_rawseti(L, -2, SLOT_CO);
+        if (lua_rawgeti(L, -1, SLOT_DONE) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+            lua_pushboolean(L, 1);
+            lua_rawseti(L, -3, SLOT_DONE);
+        }
+        lua_pop(L, 1);
     }
     lua_pop(L, 1);
     luaL_unref(L, LUA_REGISTRYINDEX, ref);

@@ -126,8 +126,10 @@ public final class LuaRuntime {
         return Int64(k.spawn(taskBody, parent: parentId, daemon: daemon, hostRef: ref).id)
     }
 
-    func report(internalError message: String, task: TaskRecord) {
-        csys_eprint("curio-lua: internal error in task \(task.id): \(message)\n")
+    /// A task failed, and recording its failure failed too (out of memory, say):
+    /// its join will raise "task died without a result".
+    func report(unrecorded message: String, task: TaskRecord) {
+        csys_eprint("curio-lua: task \(task.id) failed and its error could not be recorded: \(message)\n")
     }
 
     func waitQueue(_ id: Int) -> WaitQueue? {

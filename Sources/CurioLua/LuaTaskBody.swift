@@ -85,7 +85,7 @@ final class LuaTaskBody: TaskBody {
     private func fail(_ task: TaskRecord, _ co: OpaquePointer?) {
         var err = [CChar](repeating: 0, count: 512)
         if cl_fail_task(runtime.L, co, task.hostRef, &err, err.count) != 0 {
-            runtime.report(internalError: String(cBuffer: err), task: task)
+            runtime.report(unrecorded: String(cBuffer: err), task: task)
         }
     }
 

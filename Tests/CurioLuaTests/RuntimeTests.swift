@@ -95,4 +95,42 @@ final class MemoryLimitTests: XCTestCase {
         rt.memoryLimit = nil
         XCTAssertEqual(try rt.run("return 1 + 1"), "2")
     }
+
+    func testTasksThatCannotStartForLackOfMemoryFailCleanly() throws {
+        let rt = try LuaRuntime()
+        _ = try rt.run("return require('curio') and 1")
+        // Spawn until memory runs out; a spawned task's coroutine is made when it
+        // first runs, so most of them then cannot start: each must end with the
+        // memory error (or run, once others freed memory), nothing may hang.
+        rt.memoryLimit = rt.memoryInUse + 500_000
+        let out = try rt.run("""
+            local curio = require "curio"
+            local tasks, spawned = {}, 0
+            local reserve = string.rep("x", 100000) -- room for this task to go on after
+            local ok = pcall(function()
+              for i = 1, 1000000 do
+                tasks[i] = curio.spawn(function() return i end)
+                spawned = i
+              end
+            end)
+            reserve = nil
+            collectgarbage()
+            local ended, unrecorded = 0, 0
+            for i = 1, spawned do
+              tasks[i]:wait()
+              ended = ended + 1
+              local ok, e = pcall(tasks[i].result, tasks[i])
+              if not ok and tostring(e):find("could not be recorded", 1, true) then
+                unrecorded = unrecorded + 1
+              end
+            end
+            assert(unrecorded > 0, "some tasks should have failed to start")
+            tasks = nil
+            collectgarbage()
+            return tostring(ok) .. " " .. tostring(spawned > 100 and ended == spawned)
+            """)
+        XCTAssertEqual(out, "false true")
+        rt.memoryLimit = nil
+        XCTAssertEqual(try rt.run("return 1 + 1"), "2")
+    }
 }

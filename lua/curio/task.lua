@@ -197,7 +197,7 @@ local function outcome(t)
   local r = t[RESULTS]
   if r then return unpack(r, 1, r.n) end
   if t._error ~= nil then error(task_error(t), 0) end
-  error(errors.TaskError("task died without a result (internal error)", { task = t }), 0)
+  error(errors.TaskError("task died without a result (its error could not be recorded: see stderr)", { task = t }), 0)
 end
 
 --- Waits for the task and returns its results, or raises TaskError (err.cause is the
