@@ -364,11 +364,7 @@ static int spawn_task(lua_State *L, const char *fname, int daemon, int main) {
     lua_rawseti(L, t, SLOT_CO);
     lua_pushvalue(L, 1);
     lua_rawseti(L, t, SLOT_FN);
-    lua_pushinteger(L, 0); /* id and parent_id: set once the kernel knows them */
-    lua_rawseti(L, t, SLOT_ID);
-    lua_pushinteger(L, 0);
-    lua_rawseti(L, t, SLOT_PARENT);
-    lua_pushboolean(L, daemon);
+    lua_pushboolean(L, daemon); /* (id and parent id: once the kernel knows them) */
     lua_rawseti(L, t, SLOT_DAEMON);
     for (int k = SLOT_DONE; k <= SLOT_GROUP; k++) { /* done, results, group: false */
         lua_pushboolean(L, 0);
@@ -389,8 +385,8 @@ static int spawn_task(lua_State *L, const char *fname, int daemon, int main) {
         }
         return luaL_error(L, "%s", h->errbuf);
     }
-    /* From here on the task exists: nothing below allocates (the slots exist) until
-       the hook, whose errors are the caller's. */
+    /* From here on the task exists: nothing below allocates (the array part has
+       every slot, set or not) until the hook, whose errors are the caller's. */
     lua_pushinteger(L, (lua_Integer)id);
     lua_rawseti(L, t, SLOT_ID);
     lua_pushinteger(L, (lua_Integer)parent);
