@@ -35,6 +35,15 @@ static int fail(lua_State *L, int err) {
 
 static int fd_arg(lua_State *L) { return (int)luaL_checkinteger(L, 1); }
 
+/* The results of a call whose address could not be built (to_sockaddr's r <= 0):
+   nil, false when the host needs resolving first, nil, errno otherwise. */
+static int address_failed(lua_State *L, int r) {
+    if (r < 0) return fail(L, -r);
+    lua_pushnil(L);
+    lua_pushboolean(L, 0);
+    return 2;
+}
+
 /* ---- addresses */
 
 /* Builds a sockaddr from (host, port) or (path) at stack index idx. Returns 1 on
@@ -147,8 +156,7 @@ static int l_bind(lua_State *L) {
     struct sockaddr_storage ss;
     socklen_t len;
     int r = to_sockaddr(L, (int)luaL_checkinteger(L, 2), 3, &ss, &len);
-    if (r == 0) { lua_pushnil(L); lua_pushboolean(L, 0); return 2; }
-    if (r < 0) return fail(L, -r);
+    if (r <= 0) return address_failed(L, r);
     if (bind(fd, (struct sockaddr *)&ss, len) < 0) return fail(L, errno);
     lua_pushboolean(L, 1);
     return 1;
@@ -161,8 +169,7 @@ static int l_connect(lua_State *L) {
     struct sockaddr_storage ss;
     socklen_t len;
     int r = to_sockaddr(L, (int)luaL_checkinteger(L, 2), 3, &ss, &len);
-    if (r == 0) { lua_pushnil(L); lua_pushboolean(L, 0); return 2; }
-    if (r < 0) return fail(L, -r);
+    if (r <= 0) return address_failed(L, r);
     int rc;
     do rc = connect(fd, (struct sockaddr *)&ss, len); while (rc < 0 && errno == EINTR);
     if (rc < 0) return fail(L, errno);
@@ -260,8 +267,7 @@ static int l_sendto(lua_State *L) {
     struct sockaddr_storage ss;
     socklen_t alen;
     int r = to_sockaddr(L, (int)luaL_checkinteger(L, 3), 4, &ss, &alen);
-    if (r == 0) { lua_pushnil(L); lua_pushboolean(L, 0); return 2; }
-    if (r < 0) return fail(L, -r);
+    if (r <= 0) return address_failed(L, r);
     ssize_t n;
     do n = sendto(fd, s, len, MSG_NOSIGNAL, (struct sockaddr *)&ss, alen); while (n < 0 && errno == EINTR);
     if (n < 0) return fail(L, errno);

@@ -55,9 +55,8 @@ public final class Kernel {
 
     @discardableResult
     public func spawn(_ body: TaskBody, parent: Int = 0, daemon: Bool = false, name: String = "",
-                      hostPointer: OpaquePointer? = nil, hostRef: Int32 = 0) -> TaskRecord {
+                      hostRef: Int32 = 0) -> TaskRecord {
         let t = TaskRecord(id: nextTaskId, parentId: parent, daemon: daemon, name: name, body: body)
-        t.hostPointer = hostPointer
         t.hostRef = hostRef
         nextTaskId += 1
         tasks.insert(t)

@@ -61,9 +61,9 @@ final class LuaTaskBody: TaskBody {
                 return .sleep(until: 0)
             }
         }
-        // LUA_OK: the body already recorded the outcome (core.task_body calls the
-        // finisher). An error means the coroutine itself died (out of memory in
-        // the finisher, say): record that, in protected mode on the main thread.
+        // LUA_OK: core.task_body already recorded the outcome. An error means the
+        // coroutine itself died (out of memory in the finisher, say): record that,
+        // in protected mode on the main thread.
         if status == LUA_OK { return .exit }
         fail(task, co)
         return .exit

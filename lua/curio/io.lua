@@ -26,6 +26,12 @@ local function closed_error(what)
   return errors.new(errors.OSError, what .. ": stream is closed", { errno = EBADF, code = "EBADF" })
 end
 
+-- Raises e for a write that got `sent` bytes out before it failed.
+local function write_failed(e, sent)
+  e.bytes_sent = sent
+  error(e, 0)
+end
+
 local argerror = require("curio.socket")._argerror
 
 -- ---------------------------------------------------------------- FdRaw
@@ -69,9 +75,9 @@ function FdRaw:sendall(data)
     if n then
       sent = sent + n
     elseif self.fd < 0 then
-      local e = closed_error("write"); e.bytes_sent = sent; error(e, 0)
+      write_failed(closed_error("write"), sent)
     elseif err ~= EAGAIN then
-      local e = errors.oserror("write", err); e.bytes_sent = sent; error(e, 0)
+      write_failed(errors.oserror("write", err), sent)
     else
       fd_wait(self, true, "write", { bytes_sent = sent })
     end
@@ -114,14 +120,10 @@ end
 function FileRaw:sendall(data)
   local sent, len = 0, #data
   while sent < len do
-    if self.fd < 0 then local e = closed_error("write"); e.bytes_sent = sent; error(e, 0) end
+    if self.fd < 0 then write_failed(closed_error("write"), sent) end
     local chunk = sent == 0 and data or sub(data, sent + 1)
     local n, err = job_result(kcall(OP_FILE_WRITE, self.fd, chunk))
-    if not n then
-      local e = errors.oserror("write " .. self.name, err)
-      e.bytes_sent = sent
-      error(e, 0)
-    end
+    if not n then write_failed(errors.oserror("write " .. self.name, err), sent) end
     sent = sent + n
   end
 end
