@@ -48,6 +48,15 @@ static const char m_network[] = {
 static const char m_test[] = {
 #embed "../../lua/curio/test.lua"
 , 0};
+static const char m_test_assert[] = {
+#embed "../../lua/curio/test/assert.lua"
+, 0};
+static const char m_test_output[] = {
+#embed "../../lua/curio/test/output.lua"
+, 0};
+static const char m_test_cli[] = {
+#embed "../../lua/curio/test/cli.lua"
+, 0};
 static const char m_cli[] = {
 #embed "../../lua/curio/cli.lua"
 , 0};
@@ -71,6 +80,9 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.io", m_io, sizeof m_io - 1},
     {"curio.network", m_network, sizeof m_network - 1},
     {"curio.test", m_test, sizeof m_test - 1},
+    {"curio.test.assert", m_test_assert, sizeof m_test_assert - 1},
+    {"curio.test.output", m_test_output, sizeof m_test_output - 1},
+    {"curio.test.cli", m_test_cli, sizeof m_test_cli - 1},
     {"curio.cli", m_cli, sizeof m_cli - 1},
     {"curio.embed", m_embed, sizeof m_embed - 1},
 };
