@@ -195,8 +195,7 @@ public final class LuaRuntime {
 
     /// Kernel calls from Lua. Arguments start at index 2. Only non-raising API calls.
     private func kcall(_ L: OpaquePointer, op: Int, nargs: Int32) -> Int32 {
-        guard let call = KCall(rawValue: op) else {
-            if op >= 100, kernel != nil { return extensionCall(L, op: op, nargs: nargs) }
+        guard curio_kcall_known(Int64(op)) != 0, let call = CurioKCall(rawValue: Int32(op)) else {
             return fail("curio: unknown kernel call \(op)")
         }
         switch call {
@@ -305,9 +304,10 @@ public final class LuaRuntime {
         case .jobString:
             guard let s = takeJobResult(int(L, 2)) as? String? , let s else { lua_pushnil(L); return 1 }
             return pushString(L, s)
-        default:
-            if op >= 100 { return extensionCall(L, op: op, nargs: nargs) }
-            return fail("curio: kernel call \(op) not available")
+        case .resolve, .jobResult, .fileOpen, .fileRead, .fileWrite, .fileClose:
+            return extensionCall(L, call, nargs: nargs)
+        case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen:
+            return 0 // answered above
         }
     }
 

@@ -21,13 +21,13 @@ final class LuaTaskBody: TaskBody {
             guard lua_checkstack(co, 4) != 0 else { return .exit }
             switch resume {
             case .value(let v):
-                lua_pushinteger(co, 0); lua_pushnumber(co, v)
+                lua_pushinteger(co, st(.ok)); lua_pushnumber(co, v)
             case .cancel(.cancelled):
-                lua_pushinteger(co, 1); lua_pushnumber(co, 0)
+                lua_pushinteger(co, st(.cancelled)); lua_pushnumber(co, 0)
             case .cancel(.timeout(let c)):
-                lua_pushinteger(co, 2); lua_pushnumber(co, c)
+                lua_pushinteger(co, st(.timeout)); lua_pushnumber(co, c)
             case .cancel(.custom(let code)):
-                lua_pushinteger(co, 3); lua_pushinteger(co, lua_Integer(code))
+                lua_pushinteger(co, st(.custom)); lua_pushinteger(co, lua_Integer(code))
             }
             nargs = 2
         }
@@ -43,7 +43,7 @@ final class LuaTaskBody: TaskBody {
             let op = lua_tointegerx(co, base + 1, nil)
             let a = lua_tonumberx(co, base + 2, nil)
             let b = lua_tonumberx(co, base + 3, nil)
-            switch TrapOp(rawValue: Int(op)) {
+            switch curio_trap_known(op) != 0 ? CurioTrap(rawValue: Int32(op)) : nil {
             case .sleep:
                 return .sleep(until: b != 0 ? a : (a <= 0 ? 0 : kernel.clock() + a))
             case .wait:
@@ -93,3 +93,6 @@ final class LuaTaskBody: TaskBody {
         _ = cl_end_task(runtime.L, task.hostRef, Int64(task.cycles))
     }
 }
+
+/// A resume status of curio_ops.h as a Lua integer.
+@inline(__always) private func st(_ s: CurioStatus) -> lua_Integer { lua_Integer(s.rawValue) }
