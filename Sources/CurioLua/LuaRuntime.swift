@@ -22,6 +22,8 @@ public final class LuaRuntime {
     /// The kernel of the current `curio.run`, if any (a fresh one per run).
     public private(set) var kernel: Kernel?
     private var running = false
+    /// The virtual clock setting for this runtime's kernels (curio.test, --virtual-clock).
+    private var virtualClock = false
     private var mainTask: TaskRecord?
     private var waitQueues: [WaitQueue?] = []
     private var freeQueueIds: [Int] = []
@@ -119,6 +121,7 @@ public final class LuaRuntime {
         if main {
             if running { return Int64(fail("curio: a kernel is already running")) }
             do { kernel = try Kernel() } catch { return Int64(fail("curio: cannot start kernel: \(error)")) }
+            kernel?.virtualClock = virtualClock
         }
         guard let k = kernel, main || k.current != nil else { return -2 }
         let parentId = k.current?.id ?? 0
@@ -203,7 +206,13 @@ public final class LuaRuntime {
             lua_pushboolean(L, running ? 1 : 0)
             return 1
         case .clock:
-            lua_pushnumber(L, csys_monotonic())
+            lua_pushnumber(L, kernel?.clock() ?? csys_monotonic())
+            return 1
+        case .virtualClock:
+            // Applies to the running kernel and to the next ones; returns the old setting.
+            lua_pushboolean(L, virtualClock ? 1 : 0)
+            virtualClock = lua_toboolean(L, 2) != 0
+            kernel?.virtualClock = virtualClock
             return 1
         case .interrupted:
             lua_pushinteger(L, lua_Integer(interrupts))
@@ -306,7 +315,7 @@ public final class LuaRuntime {
             return pushString(L, s)
         case .resolve, .jobResult, .fileOpen, .fileRead, .fileWrite, .fileClose:
             return extensionCall(L, call, nargs: nargs)
-        case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen:
+        case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen, .virtualClock:
             return 0 // answered above
         }
     }

@@ -219,7 +219,7 @@ end
 
 local function set_virtual_clock(on)
   local K = require "curio.kernel"
-  if K.K.VCLOCK then K.kcall(K.K.VCLOCK, on and 1 or 0) end
+  K.kcall(K.K.VIRTUAL_CLOCK, on and true or false)
 end
 
 -- Runs steps (a list of functions, called in order; `always` ones run even after a
@@ -250,10 +250,36 @@ local function run_in_kernel(steps, o)
         error(("test exceeded its %gs timeout without blocking"):format(timeout), 2)
       end
     end, "", 1000000)
-    local ok, e = pcall(curio.timeout_after, timeout, body)
+    local limit = timeout
+    local real_timeout = false
+    if o.vclock then
+      -- On the virtual clock the test's deadline is virtual: 1000 timeouts or a
+      -- day, whichever is longer (a deadlock jumps straight to it). Real time is
+      -- bounded by a watchdog that checks the wall clock each time it wakes (at
+      -- least every `timeout` seconds of real time: virtual time never runs slower).
+      limit = math.max(timeout * 1000, 86400)
+      local wall0, main_id = os.time(), curio.current_task().id
+      local K = require "curio.kernel"
+      curio.spawn_daemon(function()
+        while true do
+          curio.sleep(timeout)
+          if os.time() - wall0 > timeout then
+            real_timeout = true
+            K.kcall(K.K.CANCEL, main_id, 0)
+            return
+          end
+        end
+      end)
+    end
+    local ok, e = pcall(curio.timeout_after, limit, body)
     debug.sethook()
-    if not ok then
-      if errors.is(e, errors.TaskTimeout) then
+    if real_timeout then
+      problem = problem or { status = "error", message = ("test timed out after %gs (real time)"):format(timeout) }
+    elseif not ok then
+      if errors.is(e, errors.TaskTimeout) and o.vclock then
+        problem = problem or { status = "error",
+          message = ("test timed out after %g virtual seconds (deadlocked?)"):format(limit) }
+      elseif errors.is(e, errors.TaskTimeout) then
         problem = problem or { status = "error", message = ("test timed out after %gs"):format(timeout) }
       else
         problem = problem or { status = "error", message = tostring(e) }
