@@ -3,7 +3,8 @@
 # One echo run: starts SERVER_CMD ("{port}" replaced by PORT) on CPU 0, waits
 # until PORT accepts, loads it with loadgen on CPU 1, stops the server, prints
 #   NAME msgs_per_s=N p50_us=N p99_us=N errors=N srv_cpu=P% cli_cpu=P%
-# Env: CONNS (100), SIZE (64), SECS (5), PIPELINE (1), BIN (folder holding
+# Env: CONNS (100), SIZE (64), SECS (5), PIPELINE (1), CHECK=1 (run echo_check.py
+# first: byte-exact echoes from 1 B to 1 MiB), BIN (folder holding
 # loadgen; default: builds it with benchmarks/build.sh). Exit 1 if the server
 # never listened, died, or loadgen failed.
 set -u
@@ -26,6 +27,9 @@ stop() {
 trap stop EXIT
 for _ in $(seq 200); do listening && break; kill -0 "$spid" 2>/dev/null || break; sleep 0.05; done
 listening || { echo "$name: server never listened on $port:" >&2; tail -5 "$log" >&2; exit 1; }
+if [ "${CHECK:-0}" = 1 ]; then
+  timeout 120 python3 "$here/echo_check.py" "$port" >/dev/null || { echo "$name: echo check failed" >&2; exit 1; }
+fi
 secs=${SECS:-5}
 out=$(SERVER_PID=$spid timeout $((${secs%.*} + 40)) taskset -c 1 "$BIN/loadgen" 127.0.0.1 "$port" \
       "${CONNS:-100}" "${SIZE:-64}" "$secs" "${PIPELINE:-1}") || { echo "$name: loadgen failed" >&2; exit 1; }
