@@ -57,6 +57,9 @@ static const char m_test_output[] = {
 static const char m_test_cli[] = {
 #embed "../../lua/curio/test/cli.lua"
 , 0};
+static const char m_repl[] = {
+#embed "../../lua/curio/repl.lua"
+, 0};
 static const char m_cli[] = {
 #embed "../../lua/curio/cli.lua"
 , 0};
@@ -83,6 +86,7 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.test.assert", m_test_assert, sizeof m_test_assert - 1},
     {"curio.test.output", m_test_output, sizeof m_test_output - 1},
     {"curio.test.cli", m_test_cli, sizeof m_test_cli - 1},
+    {"curio.repl", m_repl, sizeof m_repl - 1},
     {"curio.cli", m_cli, sizeof m_cli - 1},
     {"curio.embed", m_embed, sizeof m_embed - 1},
 };

@@ -24,6 +24,9 @@ public final class LuaRuntime {
     private var running = false
     /// The virtual clock setting for this runtime's kernels (curio.test, --virtual-clock).
     private var virtualClock = false
+    /// The task SIGINT cancels instead of the main task (0: the main task, and a
+    /// second Ctrl-C exits). Set by the REPL.
+    private var interruptTarget = 0
     private var mainTask: TaskRecord?
     private var waitQueues: [WaitQueue?] = []
     private var freeQueueIds: [Int] = []
@@ -58,6 +61,10 @@ public final class LuaRuntime {
 
     /// Runs `require(module)[function](args...)` and returns its integer result
     /// (0 if it returns something else), or nil and the error message.
+    /// Runs `body` with the Lua state, so a host can add C modules (package.preload)
+    /// through its own protected calls before running scripts.
+    public func withLuaState<T>(_ body: (OpaquePointer) -> T) -> T { body(L) }
+
     public func callModule(_ module: String, _ function: String, _ args: [String]) -> (Int32?, String?) {
         let (ok, text, status) = call(module, function, args)
         return ok ? (status, nil) : (nil, text)
@@ -208,6 +215,10 @@ public final class LuaRuntime {
         case .clock:
             lua_pushnumber(L, kernel?.clock() ?? csys_monotonic())
             return 1
+        case .interruptTarget:
+            lua_pushinteger(L, lua_Integer(interruptTarget))
+            interruptTarget = int(L, 2)
+            return 1
         case .virtualClock:
             // Applies to the running kernel and to the next ones; returns the old setting.
             lua_pushboolean(L, virtualClock ? 1 : 0)
@@ -289,6 +300,7 @@ public final class LuaRuntime {
             running = true
             mainTask = main
             interrupts = 0
+            interruptTarget = 0
             if handlesInterrupt {
                 k.onSignal = { [unowned self] sig, n in self.interrupted(n) }
                 try? k.watchSignal(SIGINT)
@@ -315,7 +327,7 @@ public final class LuaRuntime {
             return pushString(L, s)
         case .resolve, .jobResult, .fileOpen, .fileRead, .fileWrite, .fileClose:
             return extensionCall(L, call, nargs: nargs)
-        case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen, .virtualClock:
+        case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen, .virtualClock, .interruptTarget:
             return 0 // answered above
         }
     }
@@ -330,6 +342,11 @@ public final class LuaRuntime {
     }
 
     private func interrupted(_ n: Int) {
+        // The REPL names the task Ctrl-C cancels (the running line, or the prompt).
+        if interruptTarget != 0, let k = kernel, let t = k.tasks[interruptTarget] {
+            k.cancel(t)
+            return
+        }
         interrupts += n
         if interrupts > 1 { _exit(130) }
         if let k = kernel, let main = mainTask { k.cancel(main) }

@@ -1,5 +1,6 @@
 import CurioLua
 import CSys
+import CLineEdit
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,6 +16,8 @@ for a in args {
 do {
     let rt = try LuaRuntime(ignoreEnvironment: ignoreEnv)
     rt.handlesInterrupt = true
+    // The REPL's line editing (libedit), offered to Lua as `curio.lineedit`.
+    _ = rt.withLuaState { curio_lineedit_install(UnsafeMutableRawPointer($0)) }
     let (status, err) = rt.callModule("curio.cli", "main", [CommandLine.arguments[0]] + args)
     if let err {
         csys_eprint("curio-lua: \(err)\n")

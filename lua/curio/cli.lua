@@ -98,46 +98,7 @@ local function load_script(name)
 end
 
 local function run_repl(curio)
-  local K = require "curio.kernel"
-  -- Lines are read on a worker thread, so tasks keep running at the prompt.
-  local function readline(prompt)
-    io.stdout:write(prompt)
-    io.stdout:flush()
-    local job = K.kcall(K.K.READ_LINE)
-    K.trap(K.T.THREAD, job)
-    return K.kcall(K.K.JOB_STRING, job)
-  end
-  while true do
-    local line = readline("> ")
-    if line == nil then io.stdout:write("\n"); break end
-    local chunk, err = load("return " .. line, "=stdin")
-    if not chunk then
-      chunk, err = load(line, "=stdin")
-      while not chunk and err:match("<eof>$") do
-        local more = readline(">> ")
-        if more == nil then break end
-        line = line .. "\n" .. more
-        chunk, err = load(line, "=stdin")
-      end
-    end
-    if not chunk then
-      io.stderr:write(err, "\n")
-    else
-      local t = curio.spawn(chunk)
-      t._quiet = true
-      t:wait()
-      if t._error ~= nil then
-        report(t._error, traceback_of(t))
-      else
-        local r = table.pack(t:result())
-        if r.n > 0 then
-          local out = {}
-          for i = 1, r.n do out[i] = tostring(r[i]) end
-          print(table.unpack(out))
-        end
-      end
-    end
-  end
+  require("curio.repl").run(curio, report, traceback_of)
 end
 
 local function main_task(o, argv, curio)

@@ -30,6 +30,7 @@
     X(READ_LINE, readLine, 20) \
     X(JOB_STRING, jobString, 21) \
     X(VIRTUAL_CLOCK, virtualClock, 400) \
+    X(INTERRUPT_TARGET, interruptTarget, 401) \
     X(RESOLVE, resolve, 100) \
     X(JOB_RESULT, jobResult, 101) \
     X(FILE_OPEN, fileOpen, 102) \
