@@ -71,11 +71,12 @@ first_difference = function(a, b, path)
   path = path or "the top"
   if deep_equal(a, b) then return nil end
   if type(a) == "table" and type(b) == "table" then
+    local function at(k) return ("%s[%s]"):format(path == "the top" and "" or path, fmt(k)) end
     for k, v in pairs(a) do
-      if not deep_equal(v, b[k]) then return first_difference(v, b[k], ("%s[%s]"):format(path == "the top" and "" or path, fmt(k))) end
+      if not deep_equal(v, b[k]) then return first_difference(v, b[k], at(k)) end
     end
     for k, v in pairs(b) do
-      if a[k] == nil then return first_difference(nil, v, ("%s[%s]"):format(path == "the top" and "" or path, fmt(k))) end
+      if a[k] == nil then return first_difference(nil, v, at(k)) end
     end
   end
   return ("%s (expected %s, got %s)"):format(path, fmt(a), fmt(b))
@@ -231,7 +232,7 @@ local function load_luassert()
   local ok, luassert = pcall(require, "luassert")
   if not ok then return nil end
   local say = require "say"
-  local function raises_kind(state, args)
+  local function raises_kind(_, args)
     local kind, fn = args[1], args[2]
     local r = table.pack(pcall(fn, table.unpack(args, 3, args.n)))
     local e = r[2]

@@ -119,7 +119,7 @@ M.xml_escape = xml_escape
 local Junit = {}
 Junit.__index = Junit
 function Junit:header() self.t0 = os.time() end
-function Junit:list(t) io.stdout:write(("%s %s\n"):format(t.where, t.name)) end
+function Junit.list(_, t) io.stdout:write(("%s %s\n"):format(t.where, t.name)) end
 function Junit:test_end(r) self.cases[#self.cases + 1] = r end
 function Junit:finish(c)
   local x = {}
@@ -129,7 +129,8 @@ function Junit:finish(c)
   x[#x + 1] = '<?xml version="1.0" encoding="UTF-8"?>'
   x[#x + 1] = ('<testsuites tests="%d" failures="%d" errors="%d" skipped="%d" time="%.3f">'):format(
     tests, c.failures, c.errors, c.skipped, total)
-  x[#x + 1] = ('  <testsuite name="curio-lua test" tests="%d" failures="%d" errors="%d" skipped="%d" time="%.3f" timestamp="%s">'):format(
+  x[#x + 1] = ('  <testsuite name="curio-lua test" tests="%d" failures="%d" errors="%d" skipped="%d"'
+    .. ' time="%.3f" timestamp="%s">'):format(
     tests, c.failures, c.errors, c.skipped, total, os.date("!%Y-%m-%dT%H:%M:%S", self.t0))
   for _, r in ipairs(self.cases) do
     local open = ('    <testcase classname="%s" name="%s" time="%.3f"'):format(
