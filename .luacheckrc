@@ -22,6 +22,8 @@ exclude_files = {
   ".build*/**",
   -- deliberately broken test fixtures
   "Tests/lua/fixtures/runner/broken.lua", "Tests/lua/fixtures/syntax_error.lua",
+  -- LuaLS stubs: declarations only
+  "types/**",
 }
 
 -- curio.coroutine replaces coroutine.resume/wrap with task-aware versions on purpose.

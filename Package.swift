@@ -20,7 +20,9 @@ let package = Package(
         .target(name: "CurioLua", dependencies: ["CurioKernel", "CLuaShim", "CLua54", "CSys"]),
         // The REPL's line editing: Debian's libedit (libedit-dev), linked by the CLI only.
         .target(name: "CLineEdit", dependencies: ["CLua54"], linkerSettings: [.linkedLibrary("edit")]),
-        .executableTarget(name: "curio-lua", dependencies: ["CurioLua", "CSys", "CLineEdit"]),
+        // The LuaLS stubs of types/, embedded for `curio-lua --types DIR`.
+        .target(name: "CStubs", dependencies: ["CLua54"]),
+        .executableTarget(name: "curio-lua", dependencies: ["CurioLua", "CSys", "CLineEdit", "CStubs"]),
         .testTarget(name: "CurioKernelTests", dependencies: ["CurioKernel"]),
         .testTarget(name: "CurioLuaTests", dependencies: ["CurioLua", "CSys"]),
     ],

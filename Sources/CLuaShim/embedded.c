@@ -60,6 +60,9 @@ static const char m_test_cli[] = {
 static const char m_repl[] = {
 #embed "../../lua/curio/repl.lua"
 , 0};
+static const char m_help[] = {
+#embed "../../lua/curio/help.lua"
+, 0};
 static const char m_cli[] = {
 #embed "../../lua/curio/cli.lua"
 , 0};
@@ -87,6 +90,7 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.test.output", m_test_output, sizeof m_test_output - 1},
     {"curio.test.cli", m_test_cli, sizeof m_test_cli - 1},
     {"curio.repl", m_repl, sizeof m_repl - 1},
+    {"curio.help", m_help, sizeof m_help - 1},
     {"curio.cli", m_cli, sizeof m_cli - 1},
     {"curio.embed", m_embed, sizeof m_embed - 1},
 };

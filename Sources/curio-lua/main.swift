@@ -1,6 +1,7 @@
 import CurioLua
 import CSys
 import CLineEdit
+import CStubs
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,6 +19,8 @@ do {
     rt.handlesInterrupt = true
     // The REPL's line editing (libedit), offered to Lua as `curio.lineedit`.
     _ = rt.withLuaState { curio_lineedit_install(UnsafeMutableRawPointer($0)) }
+    // The LuaLS stubs, for `curio-lua --types DIR`.
+    _ = rt.withLuaState { curio_stubs_install(UnsafeMutableRawPointer($0)) }
     let (status, err) = rt.callModule("curio.cli", "main", [CommandLine.arguments[0]] + args)
     if let err {
         csys_eprint("curio-lua: \(err)\n")

@@ -138,6 +138,9 @@ function M.main(prog, ...)
   if argv[1] == "test" then
     return require("curio.test").cli(table.pack(table.unpack(argv, 2)))
   end
+  if argv[1] == "--help" or argv[1] == "--types" then
+    return require("curio.help").main(argv)
+  end
   local o, bad = collect(argv)
   if not o then usage(bad); return 1 end
   if o.warn then warn("@on") end
