@@ -123,3 +123,7 @@ errs = lines("errors")
 if any(e.strip() for e in errs):
     print("\nerrors:\n" + "\n".join(e for e in errs if e.strip()))
 PY
+
+# --- the test runner: curio-lua test against busted, real clock against virtual
+echo
+benchmarks/runner.sh "$CURIO"
