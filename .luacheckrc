@@ -38,3 +38,5 @@ files["lua/curio/cli.lua"] = { ignore = { "211/msg" } }
 files["Tests"] = { std = "+curio_test", allow_defined_top = true, max_line_length = 200,
   ignore = { "211", "212", "213", "241", "311", "122/io" } }
 files["Tests/lua/fixtures"] = { std = "+curio_test", allow_defined_top = true, ignore = { "211", "212", "111", "112", "113" } }
+-- busted-style test files anywhere (examples/backoff_spec.lua)
+files["**/*_spec.lua"] = { std = "+curio_test" }
