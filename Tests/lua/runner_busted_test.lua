@@ -166,6 +166,11 @@ describe("assertions", function()
     assert.is_not.Nil(match)
     assert.has_no.errors(function() end)
   end)
+  it("stubs made by a test are reverted after it, as busted does", function()
+    if not pcall(require, "luassert") then return pending("luassert not installed") end
+    local out = run(dir .. "stubs.lua")
+    assert.matches("\n2 passed, 0 failed\n$", out)
+  end)
 end)
 
 describe("cleanup", function()

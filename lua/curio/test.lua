@@ -350,6 +350,11 @@ function Runner:report(r)
   self.out:test_end(r)
 end
 
+function Runner:snapshot()
+  local a = self.kit.assert
+  return self.kit.name == "luassert" and a.snapshot and a:snapshot() or nil
+end
+
 function Runner:run_hooks(list, block, what)
   for _, fn in ipairs(list) do
     local p = run_in_kernel({ { fn = fn } }, self.o)
@@ -384,12 +389,13 @@ function Runner:run_test(test)
   local saved_vclock = o.vclock
   o.vclock = o.vclock or (fb.settings and fb.settings.virtual_clock) or false
   local t0 = os.clock()
-  local started = require("curio.core").monotonic and core.monotonic() or nil
+  -- luassert: stubs, spies and parameters set by the test are undone after it (as busted)
+  local snap = self:snapshot()
   local p = run_in_kernel(steps, o)
+  if snap then snap:revert() end
   o.vclock = saved_vclock
   fb.set_running(nil)
   local r = { name = test.name, where = test.where, duration = os.clock() - t0 }
-  local _ = started
   if p then
     r.status, r.message, r.traceback = p.status, p.message, p.traceback
   else
@@ -404,6 +410,7 @@ function Runner:run_block(block)
   local has_strict = #block.strict_setup > 0 or #block.strict_teardown > 0
   if n == 0 and not has_strict then return end
   local snap = block.insulate and snapshot(self.env)
+  local stubs = self:snapshot() -- what the block's setups stub is undone when it ends
   local ok = self:run_hooks(block.strict_setup, block, "strict_setup")
   if ok and n > 0 then ok = self:run_hooks(block.lazy_setup, block, "lazy_setup") end
   if ok then
@@ -426,6 +433,7 @@ function Runner:run_block(block)
   end
   if n > 0 then self:run_hooks(block.lazy_teardown, block, "lazy_teardown") end
   self:run_hooks(block.strict_teardown, block, "strict_teardown")
+  if stubs then stubs:revert() end
   if snap then restore(snap, self.env) end
 end
 
