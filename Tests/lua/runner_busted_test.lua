@@ -125,8 +125,12 @@ describe("options", function()
     out, rc = run("-o nope " .. discover)
     assert.equal(2, rc)
     assert.matches("unknown output format 'nope'", out)
-    out, rc = run("--timeout -1 " .. discover)
-    assert.equal(2, rc)
+    for _, bad in ipairs { "--timeout -1", "--timeout 0", "--timeout nan", "--timeout inf", "--seed 1e300",
+        "--repeat x", "--seed" } do
+      out, rc = run(bad .. " " .. discover)
+      assert.equal(2, rc, bad)
+      assert.matches("^curio%-lua test: ", out, 1, false, bad)
+    end
   end)
   it("utf and plain print busted's marks and summary, then ours last", function()
     local out = run("-o plain " .. discover .. "/spec")

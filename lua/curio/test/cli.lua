@@ -192,8 +192,13 @@ return function(runner)
     if not output.new(o.output, o, io.stdout) then
       return fail(("unknown output format '%s' (one of: %s)"):format(o.output, table.concat(output.names, ", ")))
     end
+    if o.timeout and o.timeout <= 0 then return fail("--timeout needs a positive number of seconds") end
+    if o.seed then
+      o.seed = math.tointeger(math.floor(o.seed))
+      if not o.seed then return fail("--seed needs an integer") end
+    end
     if o.shuffle and not o.seed then o.seed = os.time() end
-    if o.seed then math.randomseed(math.floor(o.seed)) end
+    if o.seed then math.randomseed(o.seed) end
     if o.lpath then package.path = o.lpath .. ";" .. package.path end
     if o.cpath then package.cpath = o.cpath .. ";" .. package.cpath end
     if o["repeat"] then o["repeat"] = math.max(1, math.floor(o["repeat"])) end
