@@ -14,6 +14,9 @@ public final class Kernel {
     public var onTerminate: ((TaskRecord) -> Void)?
     /// Called on the kernel thread, each cycle, for signals noted by `watchSignal`.
     public var onSignal: ((Int32, Int) -> Void)?
+    /// Diagnostics (schedtrace, traptrace, longblock): told about every step while
+    /// set. Nil (the default) costs one branch per step.
+    @exclusivity(unchecked) public var tracer: KernelTracer?
     public let inbox: KernelInbox
 
     @exclusivity(unchecked) var ready = ReadyQueue()
@@ -310,8 +313,19 @@ public final class Kernel {
         t.cycles += 1
         let r = t.resumption
         t.resumption = .value(0)
+        if let tracer { tracedStep(t, r, tracer); return }
         let trap = t.body.step(t, r, kernel: self)
         current = nil
+        handle(trap, t)
+    }
+
+    private func tracedStep(_ t: TaskRecord, _ r: Resumption, _ tracer: KernelTracer) {
+        tracer.resuming(t, r, kernel: self)
+        let start = csys_monotonic()
+        let trap = t.body.step(t, r, kernel: self)
+        let ran = csys_monotonic() - start
+        current = nil
+        tracer.suspended(t, trap, ran: ran, kernel: self)
         handle(trap, t)
     }
 

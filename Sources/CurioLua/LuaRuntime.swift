@@ -18,6 +18,7 @@ public final class LuaRuntime {
     let L: OpaquePointer
     let trapSentinel: UnsafeMutableRawPointer?
     private lazy var taskBody = LuaTaskBody(runtime: self)
+    lazy var diagnostics = LuaDiagnostics(runtime: self)
     private let host: UnsafeMutablePointer<curio_host>
     /// The kernel of the current `curio.run`, if any (a fresh one per run).
     public private(set) var kernel: Kernel?
@@ -119,6 +120,7 @@ public final class LuaRuntime {
         if main {
             if running { return Int64(fail("curio: a kernel is already running")) }
             do { kernel = try Kernel() } catch { return Int64(fail("curio: cannot start kernel: \(error)")) }
+            kernel?.tracer = diagnostics.tracer
         }
         guard let k = kernel, main || k.current != nil else { return -2 }
         let parentId = k.current?.id ?? 0
@@ -196,6 +198,7 @@ public final class LuaRuntime {
     /// Kernel calls from Lua. Arguments start at index 2. Only non-raising API calls.
     private func kcall(_ L: OpaquePointer, op: Int, nargs: Int32) -> Int32 {
         guard let call = KCall(rawValue: op) else {
+            if op >= 350 && op < 400 { return diagnosticsCall(L, op: op, nargs: nargs) }
             if op >= 100, kernel != nil { return extensionCall(L, op: op, nargs: nargs) }
             return fail("curio: unknown kernel call \(op)")
         }

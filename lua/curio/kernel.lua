@@ -17,6 +17,8 @@ K.K = {
   WQ_LEN = 12, RUN = 13, RUNNING = 14, FD_FORGET = 15, INTERRUPTED = 17,
   READ_LINE = 20, JOB_STRING = 21,
 }
+-- monitor and diagnostics (350-399; Sources/CurioLua/LuaDiagnostics.swift)
+K.K.TASK_IDS, K.K.TASK_GET, K.K.DEBUG_LOG, K.K.DEBUG_SET, K.K.SIGNAL_SELF = 350, 351, 352, 353, 354
 K.T = { SLEEP = 1, WAIT = 2, IO = 3, JOIN = 4, THREAD = 5 }
 -- Task states, as the kernel numbers them.
 K.STATES = { [0] = "READY", "RUNNING", "SLEEP", "READ_WAIT", "WRITE_WAIT", "EVENT_WAIT",
