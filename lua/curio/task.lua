@@ -262,24 +262,25 @@ end
 
 --- Where the task is suspended: "stack traceback:" and the task's frames, the
 --- first being the user's line that made the blocking call (frames of curio's own
---- code above it are left out). "" once it has terminated, or before it first ran.
+--- code above it are left out, unless no frame of the user's is left: a tail call
+--- drops its caller's). "" once it has terminated, or before it first ran.
 function Task:traceback()
   check_task(self, "traceback")
   if self[DONE] then return "" end
   local co = self[CO]
   if type(co) ~= "thread" then return "" end
-  local out = { "stack traceback:" }
+  local frames, first = {}, nil
   for line in debug.traceback(co):gmatch("[^\n]+") do
     if line:find("[C]: in function 'curio.core.task_body'", 1, true)
         or line:find("[C]: in function 'xpcall'", 1, true) or line:find("[curio]/curio/cli.lua", 1, true) then
       break -- the task runner's own frames, at the base of every task
     end
-    if line ~= "stack traceback:" and not line:find("(...tail calls...)", 1, true)
-        and (#out > 1 or not internal_frame(line)) then
-      out[#out + 1] = line
+    if line ~= "stack traceback:" and not line:find("(...tail calls...)", 1, true) then
+      frames[#frames + 1] = line
+      if not first and not internal_frame(line) then first = #frames end
     end
   end
-  return table.concat(out, "\n")
+  return "stack traceback:\n" .. table.concat(frames, "\n", first or 1)
 end
 
 local OP_TASK_IDS, OP_TASK_GET = K.K.TASK_IDS, K.K.TASK_GET
