@@ -16,7 +16,8 @@ public final class Kernel {
     public var onSignal: ((Int32, Int) -> Void)?
     /// Diagnostics (schedtrace, traptrace, longblock): told about every step while
     /// set. Nil (the default) costs one branch per step.
-    @exclusivity(unchecked) public var tracer: KernelTracer?
+    public var tracer: KernelTracer? { didSet { tracing = tracer != nil } }
+    @exclusivity(unchecked) private var tracing = false
     public let inbox: KernelInbox
 
     @exclusivity(unchecked) var ready = ReadyQueue()
@@ -313,20 +314,23 @@ public final class Kernel {
         t.cycles += 1
         let r = t.resumption
         t.resumption = .value(0)
-        if let tracer { tracedStep(t, r, tracer); return }
-        let trap = t.body.step(t, r, kernel: self)
+        let trap = tracing ? tracedStep(t, r) : t.body.step(t, r, kernel: self)
         current = nil
         handle(trap, t)
     }
 
-    private func tracedStep(_ t: TaskRecord, _ r: Resumption, _ tracer: KernelTracer) {
+    /// A step told to the tracer: before, and after with how long it ran (before
+    /// the kernel acts on the trap, so the task is still registered).
+    @inline(never) // keeps the untraced step small
+    private func tracedStep(_ t: TaskRecord, _ r: Resumption) -> Trap {
+        guard let tracer else { return t.body.step(t, r, kernel: self) }
         tracer.resuming(t, r, kernel: self)
         let start = csys_monotonic()
         let trap = t.body.step(t, r, kernel: self)
         let ran = csys_monotonic() - start
         current = nil
         tracer.suspended(t, trap, ran: ran, kernel: self)
-        handle(trap, t)
+        return trap
     }
 
     private func handle(_ trap: Trap, _ t: TaskRecord) {
