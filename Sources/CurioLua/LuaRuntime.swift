@@ -186,7 +186,7 @@ public final class LuaRuntime {
     }
 
     private func num(_ L: OpaquePointer, _ i: Int32) -> Double { lua_tonumberx(L, i, nil) }
-    private func int(_ L: OpaquePointer, _ i: Int32) -> Int { Int(lua_tointegerx(L, i, nil)) }
+    private func int(_ L: OpaquePointer, _ i: Int32) -> Int { Int(lua_tointegerx(L, i, nil)) } // 0 unless an integer
     private func isNil(_ L: OpaquePointer, _ i: Int32) -> Bool { lua_type(L, i) <= 0 }
 
     private func pushOptional(_ L: OpaquePointer, _ d: Double?) {
@@ -291,7 +291,7 @@ public final class LuaRuntime {
             kernel = nil
             return 0
         case .fdForget:
-            k.forgetFd(Int32(int(L, 2)), resumeWith: -Double(EBADF))
+            if let fd = Int32(exactly: int(L, 2)) { k.forgetFd(fd, resumeWith: -Double(EBADF)) }
             return 0
         case .readLine:
             // Reads one line of standard input on the thread pool (the REPL uses it
