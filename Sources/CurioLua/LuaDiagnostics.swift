@@ -6,12 +6,6 @@ import CurioKernel
 import Glibc
 #endif
 
-/// Kernel calls of the monitor and the diagnostics (the 350-399 range; shared with
-/// lua/curio/kernel.lua).
-enum DiagCall: Int {
-    case taskIds = 350, taskGet, log, configure, signalSelf
-}
-
 /// A runtime's diagnostics (CURIO_DEBUG, `curio.diagnostics`): the kernel tracer
 /// that reports steps and traps, and where report lines go. The Lua side formats
 /// each event (it knows task names and tracebacks); this side only decides which
@@ -112,11 +106,11 @@ extension LuaRuntime {
         _ = try callText("curio.diagnostics", "configure", [list])
     }
 
-    /// Kernel calls 350-399. Arguments start at index 2. Only non-raising API calls.
-    func diagnosticsCall(_ L: OpaquePointer, op: Int, nargs: Int32) -> Int32 {
-        guard let call = DiagCall(rawValue: op) else { return fail("curio: unknown kernel call \(op)") }
+    /// The monitor's and the diagnostics' kernel calls (350-399 in curio_ops.h).
+    /// Arguments start at index 2. Only non-raising API calls.
+    func diagnosticsCall(_ L: OpaquePointer, _ call: CurioKCall) -> Int32 {
         switch call {
-        case .log:
+        case .debugLog:
             guard let logger = diagnostics.logger, lua_type(L, 2) == LUA_TSTRING else {
                 lua_pushboolean(L, 0)
                 return 1
@@ -126,7 +120,7 @@ extension LuaRuntime {
             logger(String(decoding: UnsafeRawBufferPointer(start: p, count: len), as: UTF8.self))
             lua_pushboolean(L, 1)
             return 1
-        case .configure:
+        case .debugSet:
             diagnostics.options = LuaDiagnostics.Options(rawValue: Int(lua_tointegerx(L, 2, nil)))
             let lb = lua_tonumberx(L, 3, nil)
             if lb.isFinite && lb >= 0 { diagnostics.longblock = lb }
@@ -156,6 +150,8 @@ extension LuaRuntime {
             }
             lua_rawgeti(L, Int32(CL_REGISTRYINDEX), lua_Integer(t.hostRef))
             return 1
+        default:
+            return fail("curio: kernel call \(call.rawValue) is not a diagnostics call")
         }
     }
 }
