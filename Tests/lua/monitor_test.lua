@@ -132,6 +132,7 @@ describe("curio-lua --monitor", function()
     assert.equal("error: signal: unknown signal 'NOPE'\n", m.cmd("signal NOPE"))
     assert.equal("error: signal: expected a signal name (e.g. INT)\n", m.cmd("signal"))
     assert.equal("", m.cmd(""))
+    assert.equal("error: unknown command 'psx' (try help)\n", m.cmd("psx\r"))
     assert.matches("^Commands:\n.*ps.*where ID.*cancel ID.*signal NAME.*help.*quit", m.cmd("help"))
     -- the script is unaffected
     assert.matches("sleeper", m.cmd("ps"))
@@ -147,6 +148,21 @@ describe("curio-lua --monitor", function()
     assert.equal("pid " .. c.pid .. "\nsleeper ended, cancelled=true\n", slurp(c.base .. ".out"))
     -- the monitor's own tasks, and the cancelled ones, are no crash
     assert.matches("^curio: monitor listening on [^\n]*\n$", slurp(c.base .. ".err"))
+  end)
+
+  it("closes a connection that sends a line too long", function()
+    local c = start("--monitor " .. target)
+    local m = connect(port_of(c))
+    -- The server closes with the rest of the line unread, so the client may see a
+    -- reset instead of the error line.
+    local ok, answer, open = pcall(m.cmd, string.rep("x", 10000))
+    if ok then
+      assert.equal("error: line too long\n", answer)
+      assert.is_false(open)
+    else
+      assert.equal("ECONNRESET", answer.code)
+    end
+    assert.matches("sleeper", connect(port_of(c)).cmd("ps"))
   end)
 
   it("quit closes only this connection", function()

@@ -157,13 +157,37 @@ local function count_tasks()
   return n
 end
 
+local MAX_LINE = 4096
+
+-- The lines a client sends (without "\n"); a line longer than MAX_LINE ends the
+-- connection (nothing the monitor understands is that long).
+local function lines_of(sock)
+  local buf = ""
+  return function()
+    while true do
+      local i = buf:find("\n", 1, true)
+      if i then
+        local line = buf:sub(1, i - 1):gsub("\r$", "")
+        buf = buf:sub(i + 1)
+        return line
+      end
+      if #buf > MAX_LINE then
+        sock:sendall("error: line too long\n")
+        return nil
+      end
+      local data = sock:recv(MAX_LINE)
+      if not data then return nil end
+      buf = buf .. data
+    end
+  end
+end
+
 local function serve_client(sock)
   local _ <close> = sock
-  local stream = sock:as_stream()
   local function send(s) sock:sendall(s) end
   send(("curio-lua monitor: process %d, %d tasks. Type help for commands.\n%s"):format(
     core.getpid(), count_tasks(), M.PROMPT))
-  for line in stream:lines() do
+  for line in lines_of(sock) do
     local answer, close, action = M.run_command(line)
     if answer then send(answer .. "\n") end
     if close then return end
