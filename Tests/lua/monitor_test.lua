@@ -231,6 +231,17 @@ describe("curio-lua monitor (the client)", function()
     assert.is_nil(out:find(monitor.PROMPT, 1, true))
   end)
 
+  it("ends quietly when the script ends under it", function()
+    local c = start("--monitor " .. target)
+    local port = port_of(c)
+    -- task 3 is the sleeper (1 is main, 2 the monitor); cancelling it ends the script
+    local out, rc = support.sh(("printf 'cancel 3\\nps\\nps\\n' | '%s' monitor 127.0.0.1:%d"):format(exe, port))
+    assert.equal(0, rc, out)
+    assert.matches("^cancelled task 3 %(sleeper%)\n", out)
+    assert.is_nil(out:find("traceback", 1, true))
+    assert.equal(0, status_of(c))
+  end)
+
   it("says so when nothing listens", function()
     local sock = curio.socket.tcp()
     sock:bind("127.0.0.1", 0)

@@ -244,8 +244,9 @@ local function read_answer(stream)
   while true do
     if buf == M.PROMPT then return "", true end
     if buf:sub(-#M.PROMPT - 1) == "\n" .. M.PROMPT then return buf:sub(1, -#M.PROMPT - 1), true end
-    local data = stream:read(4096)
-    if not data then return buf, false end
+    local ok, data = pcall(stream.read, stream, 4096)
+    if not ok and not curio.errors.is(data, curio.errors.OSError) then error(data, 0) end
+    if not ok or not data then return buf, false end -- closed, or reset
     buf = buf .. data
   end
 end
@@ -282,9 +283,15 @@ function M.client(address, interactive)
       if interactive then io.stdout:write("\n") end
       break
     end
-    stream:write(line .. "\n")
     local answer
-    answer, open = read_answer(stream)
+    local sent, e = pcall(stream.write, stream, line .. "\n")
+    if sent then
+      answer, open = read_answer(stream)
+    elseif curio.errors.is(e, curio.errors.OSError) then
+      answer, open = "", false -- the monitor went away (the script ended)
+    else
+      error(e, 0)
+    end
     io.stdout:write(answer)
     io.stdout:flush()
   end
