@@ -209,6 +209,16 @@ describe("curio-lua --monitor", function()
     assert.is_false((monitor.check_address("")))
   end)
 
+  it("parses host:port addresses", function()
+    assert.same({ "127.0.0.1", 48802 }, { monitor.parse_address("127.0.0.1:48802") })
+    assert.same({ "::1", 5 }, { monitor.parse_address("[::1]:5") })
+    assert.same({ "localhost", 0 }, { monitor.parse_address("localhost:0") })
+    assert.same({ "127.0.0.1", 7 }, { monitor.parse_address("7") })
+    for _, bad in ipairs { "nonsense", "::1:5", "h:70000", "h:", ":x" } do
+      assert.is_nil((monitor.parse_address(bad)), bad)
+    end
+  end)
+
   it("reports an address it cannot use and runs the script all the same", function()
     local out, rc = support.run("--monitor -e 'print(\"ran\")'", "CURIO_MONITOR_ADDR=nonsense")
     assert.equal(0, rc)

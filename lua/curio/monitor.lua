@@ -66,10 +66,14 @@ end
 local function find_task(arg)
   local id = math.tointeger(tonumber(arg or ""))
   if not id then return nil, "expected a task id" end
-  for t in curio.tasks() do
-    if t.id == id then return t end
-  end
-  return nil, ("no task %d"):format(id)
+  local t = K.kcall(K.K.TASK_GET, id)
+  if not t then return nil, ("no task %d"):format(id) end
+  return t
+end
+
+-- A task's name on one line of the protocol (names are the script's to set).
+local function name_of(t)
+  return (tostring(t.name):gsub("%c", "?"))
 end
 
 local function ps()
@@ -79,7 +83,7 @@ local function ps()
     local deadline = t.timeout
     rows[#rows + 1] = ("%-6d %-12s %8d %9s %-6s %s"):format(t.id, t.state, t.cycles,
       deadline and ("%.3f"):format(math.max(0, deadline - now)) or "-", t.daemon and "yes" or "",
-      t.name)
+      name_of(t))
   end
   return table.concat(rows, "\n")
 end
@@ -106,7 +110,7 @@ function commands.where(arg)
   if not t then return "error: where: " .. err end
   local tb = t:traceback()
   if tb == "" then return ("task %d has not run yet"):format(t.id) end
-  return ("task %d (%s) %s\n%s"):format(t.id, t.name, t.state, tb)
+  return ("task %d (%s) %s\n%s"):format(t.id, name_of(t), t.state, tb)
 end
 
 function commands.cancel(arg)
@@ -114,10 +118,9 @@ function commands.cancel(arg)
   if not t then return "error: cancel: " .. err end
   if t == curio.current_task() then return "error: cancel: that is this monitor connection (use quit)" end
   if not t:cancel(false) then return ("task %d was already cancelled"):format(t.id) end
-  if curio.ignore_after(2, t.wait, t) == nil and not t:done() then
-    return ("cancelled task %d; it has not ended yet"):format(t.id)
-  end
-  return ("cancelled task %d (%s)"):format(t.id, t.name)
+  curio.ignore_after(2, t.wait, t)
+  if not t:done() then return ("cancelled task %d; it has not ended yet"):format(t.id) end
+  return ("cancelled task %d (%s)"):format(t.id, name_of(t))
 end
 
 -- Signal names the kernel call knows (Sources/CurioLua/LuaDiagnostics.swift).
