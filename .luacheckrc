@@ -35,7 +35,7 @@ files["lua/curio/cli.lua"] = { ignore = { "211/msg" } }
 
 -- Tests: discarded pcall results and callback arguments are the norm there.
 -- Top-level globals (outside_*) are set on purpose, support.lua swaps io.stderr.
-files["Tests"] = { std = "+curio_test", allow_defined_top = true, max_line_length = 200,
+files["Tests"] = { std = "+curio_test", allow_defined_top = true, max_line_length = false,
   ignore = { "211", "212", "213", "241", "311", "122/io" } }
 files["Tests/lua/fixtures"] = { std = "+curio_test", allow_defined_top = true, ignore = { "211", "212", "111", "112", "113" } }
 -- busted-style test files anywhere (examples/backoff_spec.lua)

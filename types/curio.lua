@@ -31,6 +31,10 @@ function curio.spawn(fn, ...) end
 ---@return curio.Task
 function curio.spawn_daemon(fn, ...) end
 
+---An iterator over the live tasks of the running kernel, in id order.
+---@return fun(): curio.Task?
+function curio.tasks() end
+
 ---The running task, or nil outside any task.
 ---@return curio.Task?
 function curio.current_task() end

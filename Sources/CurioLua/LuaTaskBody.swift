@@ -1,6 +1,9 @@
 import CLua54
 import CLuaShim
 import CurioKernel
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The body of every Lua task of a runtime: the registry reference of its Lua object
 /// is its `hostRef`, and its coroutine, made at its first step, its `hostPointer`.
@@ -46,17 +49,20 @@ final class LuaTaskBody: TaskBody {
             switch curio_trap_known(op) != 0 ? CurioTrap(rawValue: Int32(op)) : nil {
             case .sleep:
                 return .sleep(until: b != 0 ? a : (a <= 0 ? 0 : kernel.clock() + a))
+            // Trap arguments come from Lua as any number: convert exactly, never trapping.
             case .wait:
-                guard let q = runtime.waitQueue(Int(a)) else { return .sleep(until: 0) }
-                return .wait(q, TaskState(rawValue: Int(b)) ?? .eventWait)
+                guard let id = Int(exactly: a), let q = runtime.waitQueue(id) else { return .sleep(until: 0) }
+                return .wait(q, Int(exactly: b).flatMap(TaskState.init(rawValue:)) ?? .eventWait)
             case .io:
-                return .io(fd: Int32(a), write: b != 0)
+                guard let fd = Int32(exactly: a), fd >= 0 else { return .resume(-Double(EBADF)) }
+                return .io(fd: fd, write: b != 0)
             case .join:
-                guard let other = kernel.tasks[Int(a)] else { return .sleep(until: 0) }
+                guard let id = Int(exactly: a), let other = kernel.tasks[id] else { return .sleep(until: 0) }
                 if other === task { return .resume(-1) } // joining itself: the caller raises
                 return .join(other)
             case .thread:
-                return runtime.threadTrap(task, job: Int(a))
+                guard let id = Int(exactly: a) else { return .sleep(until: 0) }
+                return runtime.threadTrap(task, job: id)
             case nil:
                 return .sleep(until: 0)
             }

@@ -5,7 +5,8 @@ describe("curio-lua --help", function()
   it("prints lua5.4's options and curio-lua's to stdout, status 0", function()
     local out, rc = support.run("--help 2>/dev/null")
     assert.equal(0, rc)
-    for _, opt in ipairs { "-e stat", "-i ", "-l mod", "-v ", "-E ", "-W ", "test ", "--types DIR", "--help" } do
+    for _, opt in ipairs { "-e stat", "-i ", "-l mod", "-v ", "-E ", "-W ", "test ", "monitor", "--monitor", "--debug",
+        "--types DIR", "--help" } do
       assert.truthy(out:find(opt, 1, true), opt)
     end
   end)
@@ -41,7 +42,7 @@ describe("curio-lua --types DIR", function()
         "check_cancellation", "TaskGroup", "Event", "Lock", "RLock", "Semaphore", "BoundedSemaphore",
         "Condition", "Queue", "PriorityQueue", "LifoQueue", "Local", "open_connection",
         "open_unix_connection", "tcp_server_socket", "unix_server_socket", "run_server", "tcp_server",
-        "unix_server", "open_file" } do
+        "unix_server", "open_file", "tasks" } do
       assert.is_not_nil(curio[name], name)
       assert.truthy(stub:find("function curio%." .. name .. "%("), name)
     end

@@ -36,7 +36,13 @@
     X(FILE_OPEN, fileOpen, 102) \
     X(FILE_READ, fileRead, 103) \
     X(FILE_WRITE, fileWrite, 104) \
-    X(FILE_CLOSE, fileClose, 105)
+    X(FILE_CLOSE, fileClose, 105) \
+    /* monitor and diagnostics (LuaDiagnostics.swift) */ \
+    X(TASK_IDS, taskIds, 350) \
+    X(TASK_GET, taskGet, 351) \
+    X(DEBUG_LOG, debugLog, 352) \
+    X(DEBUG_SET, debugSet, 353) \
+    X(SIGNAL_SELF, signalSelf, 354)
 
 #define CURIO_TRAPS(X) \
     X(SLEEP, sleep, 1) \
