@@ -52,6 +52,13 @@ static const char m_cli[] = {
 #embed "../../lua/curio/cli.lua"
 , 0};
 
+static const char m_subprocess[] = {
+#embed "../../lua/curio/subprocess.lua"
+, 0};
+static const char m_signal[] = {
+#embed "../../lua/curio/signal.lua"
+, 0};
+
 static const char m_embed[] = {
 #embed "../../lua/curio/embed.lua"
 , 0};
@@ -73,6 +80,8 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.test", m_test, sizeof m_test - 1},
     {"curio.cli", m_cli, sizeof m_cli - 1},
     {"curio.embed", m_embed, sizeof m_embed - 1},
+    {"curio.subprocess", m_subprocess, sizeof m_subprocess - 1},
+    {"curio.signal", m_signal, sizeof m_signal - 1},
 };
 
 const char *cl_embedded_source(const char *name, size_t *len) {

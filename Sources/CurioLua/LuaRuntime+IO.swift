@@ -111,7 +111,10 @@ extension LuaRuntime {
     /// Same rules as `kcall`: only non-raising Lua API calls; strings are pushed
     /// with `cl_pushlstring`.
     func extensionCall(_ L: OpaquePointer, op: Int, nargs: Int32) -> Int32 {
-        guard let call = IOCall(rawValue: op) else { return fail("curio: kernel call \(op) not available") }
+        guard let call = IOCall(rawValue: op) else {
+            if (200..<250).contains(op) { return signalCall(L, op: op) }
+            return fail("curio: kernel call \(op) not available")
+        }
         switch call {
         case .resolve:
             let host = luaString(L, 2), port = luaString(L, 3)

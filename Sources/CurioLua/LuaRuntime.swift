@@ -22,6 +22,9 @@ public final class LuaRuntime {
     /// The kernel of the current `curio.run`, if any (a fresh one per run).
     public private(set) var kernel: Kernel?
     private var running = false
+    var isRunning: Bool { running }
+    /// Signals watched by `curio.signal` during the current run.
+    let signals = SignalWatches()
     private var mainTask: TaskRecord?
     private var waitQueues: [WaitQueue?] = []
     private var freeQueueIds: [Int] = []
@@ -281,11 +284,10 @@ public final class LuaRuntime {
             running = true
             mainTask = main
             interrupts = 0
-            if handlesInterrupt {
-                k.onSignal = { [unowned self] sig, n in self.interrupted(n) }
-                try? k.watchSignal(SIGINT)
-            }
+            k.onSignal = { [unowned self] sig, n in self.signalArrived(sig, n) }
+            if handlesInterrupt { try? k.watchSignal(SIGINT) }
             k.runUntilComplete(main)
+            endSignalWatches(k)
             if handlesInterrupt { k.unwatchSignal(SIGINT) }
             running = false
             mainTask = nil
@@ -320,7 +322,7 @@ public final class LuaRuntime {
         return rc == 0 ? 1 : fail("not enough memory")
     }
 
-    private func interrupted(_ n: Int) {
+    func interrupted(_ n: Int) {
         interrupts += n
         if interrupts > 1 { _exit(130) }
         if let k = kernel, let main = mainTask { k.cancel(main) }

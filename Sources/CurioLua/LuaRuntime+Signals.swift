@@ -1,0 +1,98 @@
+import CLua54
+import CurioKernel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Kernel calls 200-249: Unix signals for `curio.signal` (lua/curio/signal.lua).
+/// The async-signal-safe handler in CSys counts deliveries and wakes the kernel
+/// through its inbox; each cycle the kernel hands the counts to `signalArrived`,
+/// which adds them to a running total per signal and wakes every task waiting on
+/// the signal wait queue. Each SignalQueue/SignalEvent remembers the totals it has
+/// consumed, so none is lost while it is open and several may watch one signal.
+// --- subprocess/signals kernel call numbers (move to curio_ops.h when it lands) ---
+enum SignalCall: Int {
+    /// (sig, wait queue id) -> total so far, run epoch. Installs the handler for
+    /// the first watcher of `sig`.
+    case watch = 200
+    /// (sig, epoch): the last watcher of `sig` restores its previous disposition.
+    case unwatch = 201
+    /// (sig) -> deliveries of `sig` counted in this run.
+    case total = 202
+    /// () -> the current run's epoch (it changes with every `curio.run`).
+    case epoch = 203
+}
+// --- end of subprocess/signals numbers ---
+
+/// What the runtime knows about watched signals during one run.
+final class SignalWatches {
+    /// Open Lua watchers (queues, events) per signal.
+    var watchers: [Int32: Int] = [:]
+    /// Deliveries per signal since the run began (only while watched).
+    var totals: [Int32: Int] = [:]
+    /// The Lua wait queue woken on every delivery.
+    var queueId = 0
+    /// Incremented when a run ends: watchers from an earlier run are stale.
+    var epoch = 1
+}
+
+extension LuaRuntime {
+    func signalCall(_ L: OpaquePointer, op: Int) -> Int32 {
+        guard let call = SignalCall(rawValue: op) else { return fail("curio: kernel call \(op) not available") }
+        let s = signals
+        switch call {
+        case .epoch:
+            lua_pushinteger(L, lua_Integer(s.epoch))
+            return 1
+        case .total:
+            guard let sig = Int32(exactly: lua_tointegerx(L, 2, nil)) else { lua_pushinteger(L, 0); return 1 }
+            lua_pushinteger(L, lua_Integer(s.totals[sig] ?? 0))
+            return 1
+        case .watch:
+            guard let k = kernel, isRunning else { return fail("curio: no kernel is running") }
+            guard let sig = Int32(exactly: lua_tointegerx(L, 2, nil)), sig > 0, sig < 65 else {
+                return fail("curio: bad signal number")
+            }
+            let n = s.watchers[sig] ?? 0
+            if n == 0 && !(sig == SIGINT && handlesInterrupt) {
+                do { try k.watchSignal(sig) } catch { return fail("sigaction: \(error)") }
+            }
+            s.watchers[sig] = n + 1
+            s.queueId = Int(lua_tointegerx(L, 3, nil))
+            lua_pushinteger(L, lua_Integer(s.totals[sig] ?? 0))
+            lua_pushinteger(L, lua_Integer(s.epoch))
+            return 2
+        case .unwatch:
+            guard let sig = Int32(exactly: lua_tointegerx(L, 2, nil)), lua_tointegerx(L, 3, nil) == s.epoch,
+                  let n = s.watchers[sig] else { return 0 }
+            if n > 1 { s.watchers[sig] = n - 1; return 0 }
+            s.watchers[sig] = nil
+            if !(sig == SIGINT && handlesInterrupt) { kernel?.unwatchSignal(sig) }
+            return 0
+        }
+    }
+
+    /// On the kernel thread: `n` deliveries of `sig`. SIGINT cancels the main task
+    /// (when the runtime handles it) unless a Lua watcher has it.
+    func signalArrived(_ sig: Int32, _ n: Int) {
+        let s = signals
+        if sig == SIGINT && handlesInterrupt && (s.watchers[SIGINT] ?? 0) == 0 {
+            interrupted(n)
+            return
+        }
+        guard (s.watchers[sig] ?? 0) > 0 else { return }
+        s.totals[sig, default: 0] += n
+        if let k = kernel, let q = waitQueue(s.queueId) { k.wake(q, count: Int.max) }
+    }
+
+    /// At the end of a run: every signal watched from Lua gets its previous
+    /// disposition back, and the open watchers become stale.
+    func endSignalWatches(_ k: Kernel) {
+        let s = signals
+        for sig in s.watchers.keys where !(sig == SIGINT && handlesInterrupt) { k.unwatchSignal(sig) }
+        s.watchers = [:]
+        s.totals = [:]
+        s.queueId = 0
+        s.epoch += 1
+    }
+}
