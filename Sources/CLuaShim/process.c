@@ -22,6 +22,9 @@
 
 extern char **environ;
 
+static int n_orphans;
+static void reap_orphans(void);
+
 static int fail(lua_State *L, int err) {
     lua_pushnil(L);
     lua_pushinteger(L, err);
@@ -78,6 +81,7 @@ static int find_program(const char *prog, const char *path, char *out, size_t ou
  * is unavailable (Linux < 5.3). `what` says whether "cwd" or the program failed. */
 static int l_spawn(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
+    if (n_orphans) reap_orphans();
     char **argv = string_array(L, 1);
     char **envp = lua_istable(L, 2) ? string_array(L, 2) : environ;
     const char *cwd = luaL_optstring(L, 3, NULL);
@@ -113,6 +117,9 @@ static int l_spawn(lua_State *L) {
         err = posix_spawn_file_actions_adddup2(&fa, src, i);
     }
     if (!err && cwd) err = posix_spawn_file_actions_addchdir_np(&fa, cwd);
+    /* Also closes what this process inherited without close-on-exec (as Python's
+     * close_fds): the child gets its three standard descriptors and nothing else. */
+    if (!err) err = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     /* The child starts with default dispositions for the signals we ignore (an
      * ignored SIGPIPE would survive exec) and with no signal blocked. */
     sigset_t def, none;
@@ -175,9 +182,22 @@ static void *reaper(void *arg) {
     return NULL;
 }
 
+/* Children whose reaper thread could not be made: retried at each spawn. */
+#define MAX_ORPHANS 256
+static pthread_mutex_t orphans_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t orphans[MAX_ORPHANS];
+static void reap_orphans(void) {
+    pthread_mutex_lock(&orphans_lock);
+    for (int i = 0; i < n_orphans;) {
+        if (waitpid(orphans[i], NULL, WNOHANG) != 0) orphans[i] = orphans[--n_orphans];
+        else i++;
+    }
+    pthread_mutex_unlock(&orphans_lock);
+}
+
 /* reap_later(pid): a child nobody will wait for (its Popen was collected while it
- * ran, or the state is closing) is waited for by a detached thread, so it never
- * stays a zombie. Falls back to trying once now if no thread can be made. */
+ * ran, or closed outside a task) is waited for by a detached thread, so it never
+ * stays a zombie. If no thread can be made it is retried at each later spawn. */
 static int l_reap_later(lua_State *L) {
     pid_t pid = (pid_t)luaL_checkinteger(L, 1);
     if (waitpid(pid, NULL, WNOHANG) != 0) return 0; /* gone already, or not ours */
@@ -185,14 +205,21 @@ static int l_reap_later(lua_State *L) {
     pthread_t th;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&a, 64 * 1024);
+    /* Small, but room for the static TLS the process carries (64 KiB of it is
+     * csocket's receive buffer). */
+    pthread_attr_setstacksize(&a, 512 * 1024);
     /* The thread must not take signals meant for the kernel's thread. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_create(&th, &a, reaper, (void *)(intptr_t)pid);
+    int r = pthread_create(&th, &a, reaper, (void *)(intptr_t)pid);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&a);
+    if (r != 0) {
+        pthread_mutex_lock(&orphans_lock);
+        if (n_orphans < MAX_ORPHANS) orphans[n_orphans++] = pid;
+        pthread_mutex_unlock(&orphans_lock);
+    }
     return 0;
 }
 

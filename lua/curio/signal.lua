@@ -151,7 +151,7 @@ local function close(self)
   self._sigs = nil
   if self._epoch == kcall(OP_EPOCH) then
     for _, s in ipairs(sigs) do kcall(OP_UNWATCH, s, self._epoch) end
-    K.wake(self._q, math.huge) -- tasks waiting on this object see it closed
+    K.wake(self._q, math.maxinteger) -- tasks waiting on this object see it closed
   end
 end
 
@@ -231,7 +231,7 @@ end
 --- set(): sets the event by hand (as curio's SignalEvent, an Event).
 function SignalEvent:set()
   self._set = true
-  if is_open(self) then K.wake(self._q, math.huge) end
+  if is_open(self) then K.wake(self._q, math.maxinteger) end
 end
 
 --- wait(): returns once a watched signal has arrived (at once if the event is set).

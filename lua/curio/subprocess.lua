@@ -211,7 +211,7 @@ function Popen:poll()
   end
   self.returncode = rc
   drop_pidfd(self)
-  if self._waiters then K.wake(self._waiters, math.huge) end
+  if self._waiters then K.wake(self._waiters, math.maxinteger) end
   return rc
 end
 
@@ -231,7 +231,7 @@ local function wait_exit(self)
   self._watching = true
   local ok, r = trap_nothrow(IO, fd, 0)
   self._watching = false
-  if self._waiters then K.wake(self._waiters, math.huge) end -- let one of them take over
+  if self._waiters then K.wake(self._waiters, math.maxinteger) end -- let one of them take over
   if not ok then error(r, 0) end
   -- r == -EBADF: the pidfd was closed because another task reaped the child.
 end
@@ -384,7 +384,7 @@ local function run(fname, argv, opts, force_stdout)
   end
   if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
     badarg(2, fname, ("timeout: non-negative number expected, got %s"):format(
-      type(timeout) == "number" and tostring(timeout) or type(timeout)))
+      type(timeout) ~= "number" and type(timeout) or timeout ~= timeout and "nan" or tostring(timeout)))
   end
   for _, k in ipairs { "capture_output", "check" } do
     if opts[k] ~= nil and type(opts[k]) ~= "boolean" then
