@@ -1,4 +1,5 @@
 import CLua54
+import CSys
 import CurioKernel
 #if canImport(Glibc)
 import Glibc
@@ -46,6 +47,7 @@ extension LuaRuntime {
             return 1
         case .total:
             guard let sig = Int32(exactly: lua_tointegerx(L, 2, nil)) else { lua_pushinteger(L, 0); return 1 }
+            syncSignal(sig)
             lua_pushinteger(L, lua_Integer(s.totals[sig] ?? 0))
             return 1
         case .watch:
@@ -53,6 +55,7 @@ extension LuaRuntime {
             guard let sig = Int32(exactly: lua_tointegerx(L, 2, nil)), sig > 0, sig < 65 else {
                 return fail("curio: bad signal number")
             }
+            syncSignal(sig)
             let n = s.watchers[sig] ?? 0
             if n == 0 && !(sig == SIGINT && handlesInterrupt) {
                 do { try k.watchSignal(sig) } catch { return fail("sigaction: \(error)") }
@@ -70,6 +73,14 @@ extension LuaRuntime {
             if !(sig == SIGINT && handlesInterrupt) { kernel?.unwatchSignal(sig) }
             return 0
         }
+    }
+
+    /// Takes the deliveries the handler counted since the kernel last looked, so
+    /// that a check made right after a delivery sees it.
+    private func syncSignal(_ sig: Int32) {
+        guard signals.watchers[sig] != nil || (sig == SIGINT && handlesInterrupt) else { return }
+        let n = Int(csys_signal_take(sig))
+        if n > 0 { signalArrived(sig, n) }
     }
 
     /// On the kernel thread: `n` deliveries of `sig`. SIGINT cancels the main task
