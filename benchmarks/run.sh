@@ -124,3 +124,4 @@ errs = lines("errors")
 if any(e.strip() for e in errs):
     print("\nerrors:\n" + "\n".join(e for e in errs if e.strip()))
 PY
+echo; benchmarks/subprocess.sh "$CURIO" || echo "subprocess benchmark failed" >&2
