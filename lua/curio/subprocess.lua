@@ -68,7 +68,7 @@ local function build_env(env, fname)
     if k == "PATH" then path = v end
   end
   table.sort(list)
-  return list, path or ""
+  return list, path or "/bin:/usr/bin" -- as Python: no PATH in env means os.defpath
 end
 
 local POPEN_OPTS = { stdin = true, stdout = true, stderr = true, cwd = true, env = true, shell = true }
@@ -291,12 +291,16 @@ end
 --- keeps running.
 function Popen:communicate(input)
   if input ~= nil and type(input) ~= "string" then argerror(1, "communicate", "string", input) end
-  if input and input ~= "" and not self.stdin then badarg(1, "communicate", "stdin is not a pipe") end
+  if input and input ~= "" and not (self.stdin and self.stdin._raw) then
+    badarg(1, "communicate", self.stdin and "stdin is closed" or "stdin is not a pipe")
+  end
   if not K.current() then K.not_in_task(3) end
-  local out, err = self.stdout and {}, self.stderr and {}
+  local open = function(s) return s and s._raw ~= nil end -- a closed pipe takes no part
+  local out = open(self.stdout) and {} or nil
+  local err = open(self.stderr) and {} or nil
   local helpers = {}
   local jobs = {}
-  if self.stdin then jobs[#jobs + 1] = function() feed(self.stdin, input) end end
+  if open(self.stdin) then jobs[#jobs + 1] = function() feed(self.stdin, input) end end
   if err then jobs[#jobs + 1] = function() drain(self.stderr, err) end end
   if out then jobs[#jobs + 1] = function() drain(self.stdout, out) end end
   -- All but the last job run in helper tasks; the last runs here.
