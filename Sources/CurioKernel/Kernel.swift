@@ -71,6 +71,12 @@ public final class Kernel {
     public func cancel(_ t: TaskRecord, _ why: Cancellation = .cancelled) -> Bool {
         if t.terminated || t.cancelled { return false }
         t.cancelled = true
+        // As curio's trap_cancel_task: the task's deadlines no longer apply, so none
+        // fires while the cancellation unwinds (its cleanup may still set new ones).
+        if let x = t.extras, !x.deadlines.isEmpty {
+            for i in x.deadlines.indices { x.deadlines[i] = .infinity }
+            setTimeout(t, x, nil)
+        }
         if t.isBlocked && t.allowCancel {
             unblock(t)
             enqueue(t, .cancel(why))
@@ -118,11 +124,14 @@ public final class Kernel {
 
     /// Enters a timeout block with an absolute deadline. Returns the previous
     /// effective deadline, to be handed back to `leaveDeadline`.
+    /// A NaN deadline counts as none (+infinity).
     public func enterDeadline(_ t: TaskRecord, _ deadline: Double) -> Double? {
         let x = t.extrasForWrite
         let prior = x.timeout
-        x.deadlines.append(deadline)
-        setTimeout(t, x, min(prior ?? deadline, deadline))
+        let d = deadline.isNaN ? .infinity : deadline
+        x.deadlines.append(d)
+        let effective = min(prior ?? d, d)
+        setTimeout(t, x, effective.isFinite ? effective : nil)
         return prior
     }
 
@@ -137,9 +146,11 @@ public final class Kernel {
         case uncaught = 3
     }
 
-    /// Leaves the innermost timeout block, restoring `prior`. `timeoutClock` is the
-    /// clock carried by the timeout error the block is exiting with (nil if it exits
-    /// normally or with another error); the verdict is curio's rule for nesting.
+    /// Leaves the innermost timeout block, restoring the enclosing blocks' deadline
+    /// (`prior`, as `enterDeadline` returned it, unless a cancellation voided the
+    /// deadlines since). `timeoutClock` is the clock carried by the timeout error the
+    /// block is exiting with (nil if it exits normally or with another error); the
+    /// verdict is curio's rule for nesting.
     public func leaveDeadline(_ t: TaskRecord, prior: Double?, timeoutClock: Double?) -> TimeoutVerdict {
         let x = t.extrasForWrite
         var verdict = TimeoutVerdict.propagate
@@ -151,6 +162,9 @@ public final class Kernel {
             }
         }
         if !x.deadlines.isEmpty { x.deadlines.removeLast() }
+        // The enclosing deadline is the smallest left on the stack (cancel voids them).
+        let remaining = x.deadlines.min() ?? .infinity
+        let prior = prior.map { min($0, remaining) }.flatMap { $0.isFinite ? $0 : nil }
         let nowClock = clock()
         if let p = prior, p <= nowClock {
             // The enclosing deadline has already passed: deliver it at the next
@@ -246,7 +260,7 @@ public final class Kernel {
             var ms: Int32 = -1
             if let d = timers.peekDeadline() {
                 let dt = (d - csys_monotonic()) * 1000
-                ms = dt <= 0 ? 0 : Int32(min(dt.rounded(.up), 3_600_000))
+                ms = dt <= 0 ? 0 : dt < 3_600_000 ? Int32(dt.rounded(.up)) : 3_600_000
             }
             if ms != 0 || mustPoll || tasks.isEmpty {
                 poller.poll(timeoutMs: tasks.isEmpty && ms < 0 ? 0 : ms, ready: ioReady, wake: drainInbox)
@@ -325,7 +339,7 @@ public final class Kernel {
         }
         switch trap {
         case .sleep(let until):
-            if until <= now {
+            if !(until > now) { // NaN too: never a timer entry that cannot be ordered
                 enqueue(t, .value(now))
             } else {
                 t.sleepSerial = timers.push(t, at: until, kind: .sleep)

@@ -1,29 +1,18 @@
 import CLua54
+import CLuaShim
 import CSys
 import CurioKernel
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Kernel calls 200-249: Unix signals for `curio.signal` (lua/curio/signal.lua).
-/// The async-signal-safe handler in CSys counts deliveries and wakes the kernel
-/// through its inbox; each cycle the kernel hands the counts to `signalArrived`,
-/// which adds them to a running total per signal and wakes every task waiting on
-/// the signal wait queue. Each SignalQueue/SignalEvent remembers the totals it has
-/// consumed, so none is lost while it is open and several may watch one signal.
-// --- subprocess/signals kernel call numbers (move to curio_ops.h when it lands) ---
-enum SignalCall: Int {
-    /// (sig, wait queue id) -> total so far, run epoch. Installs the handler for
-    /// the first watcher of `sig`.
-    case watch = 200
-    /// (sig, epoch): the last watcher of `sig` restores its previous disposition.
-    case unwatch = 201
-    /// (sig) -> deliveries of `sig` counted in this run.
-    case total = 202
-    /// () -> the current run's epoch (it changes with every `curio.run`).
-    case epoch = 203
-}
-// --- end of subprocess/signals numbers ---
+// Kernel calls SIG_WATCH, SIG_UNWATCH, SIG_TOTAL, SIG_EPOCH (200-203 in
+// curio_ops.h): Unix signals for `curio.signal` (lua/curio/signal.lua).
+// The async-signal-safe handler in CSys counts deliveries and wakes the kernel
+// through its inbox; each cycle the kernel hands the counts to `signalArrived`,
+// which adds them to a running total per signal and wakes every task waiting on
+// the signal wait queue. Each SignalQueue/SignalEvent remembers the totals it has
+// consumed, so none is lost while it is open and several may watch one signal.
 
 /// What the runtime knows about watched signals during one run.
 final class SignalWatches {
@@ -38,19 +27,22 @@ final class SignalWatches {
 }
 
 extension LuaRuntime {
-    func signalCall(_ L: OpaquePointer, op: Int) -> Int32 {
-        guard let call = SignalCall(rawValue: op) else { return fail("curio: kernel call \(op) not available") }
+    /// (sig, wait queue id) -> total so far, run epoch: `watch` installs the handler
+    /// for the first watcher of `sig`; (sig, epoch): `unwatch` restores the
+    /// previous disposition after the last; (sig) -> `total` deliveries this run;
+    /// () -> `epoch`, which changes with every `curio.run`.
+    func signalCall(_ L: OpaquePointer, _ call: CurioKCall) -> Int32 {
         let s = signals
         switch call {
-        case .epoch:
+        case .sigEpoch:
             lua_pushinteger(L, lua_Integer(s.epoch))
             return 1
-        case .total:
+        case .sigTotal:
             guard let sig = Int32(exactly: lua_tointegerx(L, 2, nil)) else { lua_pushinteger(L, 0); return 1 }
             syncSignal(sig)
             lua_pushinteger(L, lua_Integer(s.totals[sig] ?? 0))
             return 1
-        case .watch:
+        case .sigWatch:
             guard let k = kernel, isRunning else { return fail("curio: no kernel is running") }
             guard let sig = Int32(exactly: lua_tointegerx(L, 2, nil)), sig > 0, sig < 65 else {
                 return fail("curio: bad signal number")
@@ -65,13 +57,15 @@ extension LuaRuntime {
             lua_pushinteger(L, lua_Integer(s.totals[sig] ?? 0))
             lua_pushinteger(L, lua_Integer(s.epoch))
             return 2
-        case .unwatch:
+        case .sigUnwatch:
             guard let sig = Int32(exactly: lua_tointegerx(L, 2, nil)), lua_tointegerx(L, 3, nil) == s.epoch,
                   let n = s.watchers[sig] else { return 0 }
             if n > 1 { s.watchers[sig] = n - 1; return 0 }
             s.watchers[sig] = nil
             if !(sig == SIGINT && handlesInterrupt) { kernel?.unwatchSignal(sig) }
             return 0
+        default:
+            return fail("curio: kernel call \(call.rawValue) is not a signal call")
         }
     }
 

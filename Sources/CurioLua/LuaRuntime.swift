@@ -189,7 +189,7 @@ public final class LuaRuntime {
     }
 
     private func num(_ L: OpaquePointer, _ i: Int32) -> Double { lua_tonumberx(L, i, nil) }
-    private func int(_ L: OpaquePointer, _ i: Int32) -> Int { Int(lua_tointegerx(L, i, nil)) }
+    private func int(_ L: OpaquePointer, _ i: Int32) -> Int { Int(lua_tointegerx(L, i, nil)) } // 0 unless an integer
     private func isNil(_ L: OpaquePointer, _ i: Int32) -> Bool { lua_type(L, i) <= 0 }
 
     private func pushOptional(_ L: OpaquePointer, _ d: Double?) {
@@ -198,8 +198,7 @@ public final class LuaRuntime {
 
     /// Kernel calls from Lua. Arguments start at index 2. Only non-raising API calls.
     private func kcall(_ L: OpaquePointer, op: Int, nargs: Int32) -> Int32 {
-        guard let call = KCall(rawValue: op) else {
-            if op >= 100, kernel != nil { return extensionCall(L, op: op, nargs: nargs) }
+        guard curio_kcall_known(Int64(op)) != 0, let call = CurioKCall(rawValue: Int32(op)) else {
             return fail("curio: unknown kernel call \(op)")
         }
         switch call {
@@ -294,7 +293,7 @@ public final class LuaRuntime {
             kernel = nil
             return 0
         case .fdForget:
-            k.forgetFd(Int32(int(L, 2)), resumeWith: -Double(EBADF))
+            if let fd = Int32(exactly: int(L, 2)) { k.forgetFd(fd, resumeWith: -Double(EBADF)) }
             return 0
         case .readLine:
             // Reads one line of standard input on the thread pool (the REPL uses it
@@ -307,9 +306,12 @@ public final class LuaRuntime {
         case .jobString:
             guard let s = takeJobResult(int(L, 2)) as? String? , let s else { lua_pushnil(L); return 1 }
             return pushString(L, s)
-        default:
-            if op >= 100 { return extensionCall(L, op: op, nargs: nargs) }
-            return fail("curio: kernel call \(op) not available")
+        case .resolve, .jobResult, .fileOpen, .fileRead, .fileWrite, .fileClose:
+            return extensionCall(L, call, nargs: nargs)
+        case .sigWatch, .sigUnwatch, .sigTotal, .sigEpoch:
+            return signalCall(L, call)
+        case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen:
+            return 0 // answered above
         }
     }
 

@@ -14,7 +14,7 @@ local kcall = K.kcall
 local math_type, type, pairs, ipairs, setmetatable = math.type, type, pairs, ipairs, setmetatable
 
 -- Kernel calls (Sources/CurioLua/LuaRuntime+Signals.swift).
-local OP_WATCH, OP_UNWATCH, OP_TOTAL, OP_EPOCH = 200, 201, 202, 203
+local OP_WATCH, OP_UNWATCH, OP_TOTAL, OP_EPOCH = K.K.SIG_WATCH, K.K.SIG_UNWATCH, K.K.SIG_TOTAL, K.K.SIG_EPOCH
 local EVENT_WAIT = K.STATE.EVENT_WAIT
 
 local M = {}

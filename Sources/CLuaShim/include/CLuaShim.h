@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdint.h>
+#include "curio_ops.h"
 
 /// The embedding host (the Swift runtime) as seen from C.
 typedef struct curio_host {
