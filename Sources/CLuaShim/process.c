@@ -196,8 +196,8 @@ static void reap_orphans(void) {
 }
 
 /* reap_later(pid): a child nobody will wait for (its Popen was collected while it
- * ran, or closed outside a task) is waited for by a detached thread, so it never
- * stays a zombie. If no thread can be made it is retried at each later spawn. */
+ * ran) is waited for by a detached thread, so it never stays a zombie. If no
+ * thread can be made it is retried at each later spawn. */
 static int l_reap_later(lua_State *L) {
     pid_t pid = (pid_t)luaL_checkinteger(L, 1);
     if (waitpid(pid, NULL, WNOHANG) != 0) return 0; /* gone already, or not ours */

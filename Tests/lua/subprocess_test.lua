@@ -314,6 +314,13 @@ describe("curio.subprocess", function()
     p:close() -- idempotent
   end)
 
+  it("close() where it cannot wait closes the pipes; wait() still reaps later", function()
+    local p = Popen({ "sh", "-c", "sleep 0.1; exit 6" }, { stdout = PIPE })
+    table.sort({ 1, 2 }, function() p:close() return false end) -- a comparator cannot yield
+    assert.equal(-1, p.stdout:fileno())
+    assert.equal(6, p:wait())
+  end)
+
   it("writing into a child that closed its stdin raises OSError EPIPE", function()
     local p = Popen({ "true" }, { stdin = PIPE })
     p:wait()

@@ -328,7 +328,8 @@ function Popen:communicate(input)
 end
 
 --- close(): closes the pipes and waits for the child (the `<close>` action).
---- Outside a task the child is left to the reaper instead of waited for.
+--- Where it cannot wait (outside a task) it only closes the pipes: the child is
+--- reaped by a later wait()/poll(), or by the reaper once the Popen is collected.
 function Popen:close()
   for _, k in ipairs { "stdin", "stdout", "stderr" } do
     local s = self[k]
@@ -337,9 +338,8 @@ function Popen:close()
   if self.returncode ~= nil then return end
   if K.current() and coroutine.isyieldable() then
     self:wait()
-  elseif not self:poll() then
-    drop_pidfd(self)
-    cp.reap_later(self.pid)
+  else
+    self:poll()
   end
 end
 Popen.__close = Popen.close
