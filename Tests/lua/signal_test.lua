@@ -85,6 +85,24 @@ describe("curio.signal", function()
     assert.is_false(caught(SIGUSR2))
   end)
 
+  it("closing restores an ignored disposition too (SIGPIPE stays ignored)", function()
+    local function ignored(sig)
+      local f = io.open("/proc/self/status")
+      local st = f:read("a")
+      f:close()
+      return tonumber(st:match("SigIgn:%s*(%x+)"), 16) & (1 << (sig - 1)) ~= 0
+    end
+    require "curio.subprocess"
+    assert.is_true(ignored(signal.SIGPIPE))
+    do
+      local q <close> = curio.SignalQueue(signal.SIGPIPE)
+      assert.is_false(ignored(signal.SIGPIPE))
+      assert.is_true(caught(signal.SIGPIPE))
+    end
+    assert.is_true(ignored(signal.SIGPIPE))
+    assert.is_false(caught(signal.SIGPIPE))
+  end)
+
   it("get is cancellable and times out like any blocking call", function()
     local q <close> = curio.SignalQueue(SIGUSR1)
     assert.raises_kind("TaskTimeout", curio.timeout_after, 0.02, q.get, q)
@@ -162,6 +180,34 @@ describe("curio.signal", function()
     os.remove(path)
     assert.equal("ready\nSIGHUP\nSIGINT\nSIGTERM\n", out)
     assert.equal(0, rc)
+  end)
+
+  it("once the SIGINT queue closes, SIGINT cancels the main task again (exit 130)", function()
+    local script = [[
+      local curio = require "curio"
+      local signal = require "curio.signal"
+      do
+        local q <close> = curio.SignalQueue(signal.SIGINT)
+        io.write("ready\n"); io.flush()
+        q:get()
+      end
+      io.write("closed\n"); io.flush()
+      curio.sleep(20)
+      io.write("not cancelled\n")
+    ]]
+    local path = os.tmpname()
+    local f = io.open(path, "w")
+    f:write(script)
+    f:close()
+    local log = os.tmpname()
+    local out, rc = support.sh(("'%s' %s >%s & pid=$!; "):format(support.exe, path, log)
+      .. ("for i in $(seq 200); do grep -q ready %s && break; sleep 0.05; done; kill -INT $pid; "):format(log)
+      .. ("for i in $(seq 200); do grep -q closed %s && break; sleep 0.05; done; kill -INT $pid; "):format(log)
+      .. ("wait $pid; rc=$?; cat %s; exit $rc"):format(log))
+    os.remove(path)
+    os.remove(log)
+    assert.equal("ready\nclosed\n", out)
+    assert.equal(130, rc)
   end)
 
   it("bad signals raise clear errors", function()
