@@ -10,6 +10,7 @@
 #include "CLuaShim.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -24,6 +25,14 @@ extern char **environ;
 
 static int n_orphans;
 static void reap_orphans(void);
+
+/* An int argument; a number outside int's range is an error, never truncated
+ * (a truncated pid could name another process). */
+static int int_arg(lua_State *L, int i) {
+    lua_Integer v = luaL_checkinteger(L, i);
+    luaL_argcheck(L, v >= INT_MIN && v <= INT_MAX, i, "out of range");
+    return (int)v;
+}
 
 static int fail(lua_State *L, int err) {
     lua_pushnil(L);
@@ -86,7 +95,7 @@ static int l_spawn(lua_State *L) {
     char **envp = lua_istable(L, 2) ? string_array(L, 2) : environ;
     const char *cwd = luaL_optstring(L, 3, NULL);
     int fds[3];
-    for (int i = 0; i < 3; i++) fds[i] = (int)luaL_checkinteger(L, 4 + i);
+    for (int i = 0; i < 3; i++) fds[i] = int_arg(L, 4 + i);
     const char *search = luaL_optstring(L, 7, NULL);
     if (!argv[0]) return fail(L, EINVAL);
 
@@ -158,7 +167,7 @@ static lua_Integer returncode(int status) {
 
 /* wait(pid, block) -> returncode | false (still running) | nil, errno */
 static int l_wait(lua_State *L) {
-    pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+    pid_t pid = (pid_t)int_arg(L, 1);
     int flags = lua_toboolean(L, 2) ? 0 : WNOHANG;
     int status = 0;
     pid_t r;
@@ -171,7 +180,7 @@ static int l_wait(lua_State *L) {
 
 /* kill(pid, sig) -> true | nil, errno */
 static int l_kill(lua_State *L) {
-    if (kill((pid_t)luaL_checkinteger(L, 1), (int)luaL_checkinteger(L, 2)) < 0) return fail(L, errno);
+    if (kill((pid_t)int_arg(L, 1), int_arg(L, 2)) < 0) return fail(L, errno);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -199,7 +208,7 @@ static void reap_orphans(void) {
  * ran) is waited for by a detached thread, so it never stays a zombie. If no
  * thread can be made it is retried at each later spawn. */
 static int l_reap_later(lua_State *L) {
-    pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+    pid_t pid = (pid_t)int_arg(L, 1);
     if (waitpid(pid, NULL, WNOHANG) != 0) return 0; /* gone already, or not ours */
     pthread_attr_t a;
     pthread_t th;
@@ -234,7 +243,7 @@ static int l_pipe(lua_State *L) {
 }
 
 static int l_set_nonblocking(lua_State *L) {
-    int fd = (int)luaL_checkinteger(L, 1);
+    int fd = int_arg(L, 1);
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0) return fail(L, errno);
     fl = lua_toboolean(L, 2) ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
@@ -252,13 +261,13 @@ static int l_devnull(lua_State *L) {
 }
 
 static int l_close(lua_State *L) {
-    close((int)luaL_checkinteger(L, 1));
+    close(int_arg(L, 1));
     return 0;
 }
 
 /* fdvalid(fd) -> whether fd is an open descriptor */
 static int l_fdvalid(lua_State *L) {
-    lua_pushboolean(L, fcntl((int)luaL_checkinteger(L, 1), F_GETFD) >= 0);
+    lua_pushboolean(L, fcntl(int_arg(L, 1), F_GETFD) >= 0);
     return 1;
 }
 

@@ -224,6 +224,7 @@ describe("curio.signal", function()
       { "bad argument #1 to 'SignalQueue' (at least one signal expected)", curio.SignalQueue },
       { "bad argument #1 to 'raise_signal' (unknown signal 'x')", signal.raise_signal, "x" },
       { "bad argument #1 to 'kill' (integer expected, got string)", signal.kill, "1", 15 },
+      { "bad argument #1 to 'kill' (pid out of range)", signal.kill, (1 << 32) + 1, 0 },
     }
     for _, c in ipairs(cases) do
       assert.has_error(function() c[2](table.unpack(c, 3)) end, c[1])

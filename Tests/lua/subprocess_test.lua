@@ -424,6 +424,7 @@ describe("curio.subprocess", function()
         Popen, { "true" }, { stdout = "x" } },
       { "bad argument #2 to 'Popen' (stdin: fd 99999 is not open)", Popen, { "true" }, { stdin = 99999 } },
       { "bad argument #2 to 'Popen' (stdin: fd -5 is not open)", Popen, { "true" }, { stdin = -5 } },
+      { "bad argument #2 to 'Popen' (stdin: fd 4294967296 is not open)", Popen, { "true" }, { stdin = 1 << 32 } },
       { "bad argument #2 to 'Popen' (stderr: PIPE, DEVNULL, STDOUT, an fd or a stream expected, got number)",
         Popen, { "true" }, { stderr = 0.5 } },
       { "bad argument #2 to 'Popen' (cwd: string expected, got number)", Popen, { "true" }, { cwd = 1.5 } },

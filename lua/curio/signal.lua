@@ -69,6 +69,7 @@ end
 --- kill(pid, sig): sends sig to process pid (OSError on failure).
 function M.kill(pid, sig)
   if math_type(pid) ~= "integer" then argerror(1, "kill", "integer", pid) end
+  if pid < -0x7fffffff or pid > 0x7fffffff then badarg(1, "kill", "pid out of range") end
   sig = M._check(sig, 2, "kill", true)
   local ok, err = cp.kill(pid, sig)
   if not ok then error(errors.oserror(("kill %d"):format(pid), err), 2) end

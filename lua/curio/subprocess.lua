@@ -99,7 +99,7 @@ local function resolve_stdio(v, slot, fname, plan)
     return -2
   end
   if math_type(v) == "integer" then
-    if v < 0 or not cp.fdvalid(v) then badarg(2, fname, ("%s: fd %d is not open"):format(name, v)) end
+    if v < 0 or v > 0x7fffffff or not cp.fdvalid(v) then badarg(2, fname, ("%s: fd %d is not open"):format(name, v)) end
     return v
   end
   local mt = type(v) == "table" and getmetatable(v)
