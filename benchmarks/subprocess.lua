@@ -1,5 +1,6 @@
 -- The curio-lua side of benchmarks/subprocess_c.c (same arguments, same output):
---   curio-lua benchmarks/subprocess.lua seq N | inflight N K | cat MIB REPS
+--   curio-lua benchmarks/subprocess.lua seq N | inflight N K | cat MIB REPS [generational]
+-- ("generational": the same with Lua's generational collector, for comparison).
 local curio = require "curio"
 local subprocess = require "curio.subprocess"
 local Popen, PIPE = subprocess.Popen, subprocess.PIPE
@@ -29,6 +30,11 @@ elseif mode == "inflight" then
   print(("spawn_inflight %.1f spawns/s"):format(n / (curio.clock() - t0)))
 elseif mode == "cat" then
   local mib, reps = tonumber(arg[2]), tonumber(arg[3])
+  local name = "cat"
+  if arg[4] == "generational" then
+    collectgarbage("generational")
+    name = "cat_generational"
+  end
   local data = string.rep("x", 1 << 20)
   local dt = 0
   for _ = 1, reps do
@@ -49,7 +55,7 @@ elseif mode == "cat" then
     dt = dt + curio.clock() - t0
     assert(got == mib << 20, "cat: short output")
   end
-  print(("cat %.1f MB/s"):format((mib * reps << 20) / dt / 1e6))
+  print(("%s %.1f MB/s"):format(name, (mib * reps << 20) / dt / 1e6))
 else
   io.stderr:write("usage: subprocess.lua seq N | inflight N K | cat MIB REPS\n")
   os.exit(2)
