@@ -173,9 +173,9 @@ describe("curio.signal", function()
     f:close()
     local log = os.tmpname()
     local out, rc = support.sh(("'%s' %s >%s & pid=$!; "):format(support.exe, path, log)
-      .. ("for i in $(seq 200); do grep -q ready %s && break; sleep 0.05; done; "):format(log)
-      .. "kill -HUP $pid; sleep 0.2; kill -INT $pid; sleep 0.2; kill -TERM $pid; wait $pid; rc=$?; "
-      .. ("cat %s; exit $rc"):format(log))
+      .. ("await() { for i in $(seq 200); do grep -q $1 %s && break; sleep 0.05; done; }; "):format(log)
+      .. "await ready; kill -HUP $pid; await SIGHUP; kill -INT $pid; await SIGINT; kill -TERM $pid; "
+      .. ("wait $pid; rc=$?; cat %s; exit $rc"):format(log))
     os.remove(log)
     os.remove(path)
     assert.equal("ready\nSIGHUP\nSIGINT\nSIGTERM\n", out)

@@ -28,7 +28,8 @@ describe("subprocess and signal examples", function()
     local log = os.tmpname()
     local out, rc = support.sh(("'%s' examples/signals.lua >%s & pid=$!; "
       .. "for i in $(seq 200); do grep -q '^pid' %s && break; sleep 0.05; done; "
-      .. "kill -HUP $pid; sleep 0.2; kill -TERM $pid; wait $pid; rc=$?; cat %s; exit $rc"):format(support.exe, log, log, log))
+      .. "kill -HUP $pid; for i in $(seq 200); do grep -q reloaded %s && break; sleep 0.05; done; "
+      .. "kill -TERM $pid; wait $pid; rc=$?; cat %s; exit $rc"):format(support.exe, log, log, log, log))
     os.remove(log)
     assert.equal(0, rc, out)
     assert.matches("reloaded configuration: version 2\n", out)
