@@ -58,6 +58,12 @@ static const char m_subprocess[] = {
 static const char m_signal[] = {
 #embed "../../lua/curio/signal.lua"
 , 0};
+static const char m_diagnostics[] = {
+#embed "../../lua/curio/diagnostics.lua"
+, 0};
+static const char m_monitor[] = {
+#embed "../../lua/curio/monitor.lua"
+, 0};
 
 static const char m_embed[] = {
 #embed "../../lua/curio/embed.lua"
@@ -82,6 +88,8 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.embed", m_embed, sizeof m_embed - 1},
     {"curio.subprocess", m_subprocess, sizeof m_subprocess - 1},
     {"curio.signal", m_signal, sizeof m_signal - 1},
+    {"curio.diagnostics", m_diagnostics, sizeof m_diagnostics - 1},
+    {"curio.monitor", m_monitor, sizeof m_monitor - 1},
 };
 
 const char *cl_embedded_source(const char *name, size_t *len) {

@@ -14,6 +14,10 @@ public final class Kernel {
     public var onTerminate: ((TaskRecord) -> Void)?
     /// Called on the kernel thread, each cycle, for signals noted by `watchSignal`.
     public var onSignal: ((Int32, Int) -> Void)?
+    /// Diagnostics (schedtrace, traptrace, longblock): told about every step while
+    /// set. Nil (the default) costs one branch per step.
+    public var tracer: KernelTracer? { didSet { tracing = tracer != nil } }
+    @exclusivity(unchecked) private var tracing = false
     public let inbox: KernelInbox
 
     @exclusivity(unchecked) var ready = ReadyQueue()
@@ -324,9 +328,23 @@ public final class Kernel {
         t.cycles += 1
         let r = t.resumption
         t.resumption = .value(0)
-        let trap = t.body.step(t, r, kernel: self)
+        let trap = tracing ? tracedStep(t, r) : t.body.step(t, r, kernel: self)
         current = nil
         handle(trap, t)
+    }
+
+    /// A step told to the tracer: before, and after with how long it ran (before
+    /// the kernel acts on the trap, so the task is still registered).
+    @inline(never) // keeps the untraced step small
+    private func tracedStep(_ t: TaskRecord, _ r: Resumption) -> Trap {
+        guard let tracer else { return t.body.step(t, r, kernel: self) }
+        tracer.resuming(t, r, kernel: self)
+        let start = csys_monotonic()
+        let trap = t.body.step(t, r, kernel: self)
+        let ran = csys_monotonic() - start
+        current = nil
+        tracer.suspended(t, trap, ran: ran, kernel: self)
+        return trap
     }
 
     private func handle(_ trap: Trap, _ t: TaskRecord) {

@@ -18,6 +18,7 @@ public final class LuaRuntime {
     let L: OpaquePointer
     let trapSentinel: UnsafeMutableRawPointer?
     private lazy var taskBody = LuaTaskBody(runtime: self)
+    lazy var diagnostics = LuaDiagnostics(runtime: self)
     private let host: UnsafeMutablePointer<curio_host>
     /// The kernel of the current `curio.run`, if any (a fresh one per run).
     public private(set) var kernel: Kernel?
@@ -122,6 +123,7 @@ public final class LuaRuntime {
         if main {
             if running { return Int64(fail("curio: a kernel is already running")) }
             do { kernel = try Kernel() } catch { return Int64(fail("curio: cannot start kernel: \(error)")) }
+            kernel?.tracer = diagnostics.tracer
         }
         guard let k = kernel, main || k.current != nil else { return -2 }
         let parentId = k.current?.id ?? 0
@@ -224,6 +226,8 @@ public final class LuaRuntime {
         case .wqLen:
             lua_pushinteger(L, lua_Integer(waitQueue(int(L, 2))?.count ?? 0))
             return 1
+        case .taskIds, .taskGet, .debugLog, .debugSet, .signalSelf:
+            return diagnosticsCall(L, call)
         default:
             break
         }
@@ -310,7 +314,8 @@ public final class LuaRuntime {
             return extensionCall(L, call, nargs: nargs)
         case .sigWatch, .sigUnwatch, .sigTotal, .sigEpoch:
             return signalCall(L, call)
-        case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen:
+        case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen,
+             .taskIds, .taskGet, .debugLog, .debugSet, .signalSelf:
             return 0 // answered above
         }
     }

@@ -39,7 +39,13 @@
     X(SIG_WATCH, sigWatch, 200) \
     X(SIG_UNWATCH, sigUnwatch, 201) \
     X(SIG_TOTAL, sigTotal, 202) \
-    X(SIG_EPOCH, sigEpoch, 203)
+    X(SIG_EPOCH, sigEpoch, 203) \
+    /* monitor and diagnostics (LuaDiagnostics.swift) */ \
+    X(TASK_IDS, taskIds, 350) \
+    X(TASK_GET, taskGet, 351) \
+    X(DEBUG_LOG, debugLog, 352) \
+    X(DEBUG_SET, debugSet, 353) \
+    X(SIGNAL_SELF, signalSelf, 354)
 
 #define CURIO_TRAPS(X) \
     X(SLEEP, sleep, 1) \
