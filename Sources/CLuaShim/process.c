@@ -23,7 +23,6 @@
 
 extern char **environ;
 
-static int n_orphans;
 static void reap_orphans(void);
 
 /* An int argument; a number outside int's range is an error, never truncated
@@ -90,7 +89,7 @@ static int find_program(const char *prog, const char *path, char *out, size_t ou
  * is unavailable (Linux < 5.3). `what` says whether "cwd" or the program failed. */
 static int l_spawn(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (n_orphans) reap_orphans();
+    reap_orphans();
     char **argv = string_array(L, 1);
     char **envp = lua_istable(L, 2) ? string_array(L, 2) : environ;
     const char *cwd = luaL_optstring(L, 3, NULL);
@@ -195,6 +194,8 @@ static void *reaper(void *arg) {
 #define MAX_ORPHANS 256
 static pthread_mutex_t orphans_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t orphans[MAX_ORPHANS];
+static int n_orphans; /* guarded by orphans_lock */
+
 static void reap_orphans(void) {
     pthread_mutex_lock(&orphans_lock);
     for (int i = 0; i < n_orphans;) {
