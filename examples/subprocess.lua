@@ -37,11 +37,11 @@ end)
 
 -- And one-shot commands run alongside: run() captures, check_output raises on failure.
 local r = subprocess.run({ "sh", "-c", "echo to stdout; echo to stderr >&2; exit 3" }, { capture_output = true })
-print(stamp(), ("run: returncode=%d stdout=%s stderr=%s"):format(r.returncode, r.stdout:gsub("\n", "\\n"),
-  (r.stderr:gsub("\n", "\\n"))))
-local ok, e = pcall(subprocess.check_output, { "sh", "-c", "exit 2" })
+local function show(s) return (s:gsub("\n", "\\n")) end
+print(stamp(), ("run: returncode=%d stdout=%s stderr=%s"):format(r.returncode, show(r.stdout), show(r.stderr)))
+local _, e = pcall(subprocess.check_output, { "sh", "-c", "exit 2" })
 print(stamp(), "check_output:", e.kind, e.returncode)
-ok, e = pcall(subprocess.run, { "sleep", "10" }, { timeout = 0.2 })
+_, e = pcall(subprocess.run, { "sleep", "10" }, { timeout = 0.2 })
 print(stamp(), "timeout:", e.kind)
 
 local lines = reader:join()

@@ -165,7 +165,9 @@ local SignalQueue = { __name = "curio.SignalQueue" }
 SignalQueue.__index = SignalQueue
 SignalQueue._class = SignalQueue
 M.SignalQueue = SignalQueue
-setmetatable(SignalQueue, { __call = function(_, ...) return open({ _class = SignalQueue }, "SignalQueue", ...) end })
+setmetatable(SignalQueue, {
+  __call = function(_, ...) return open({ _class = SignalQueue }, "SignalQueue", ...) end,
+})
 
 --- get(): the next signal number delivered (waits if none is pending).
 function SignalQueue:get()
@@ -203,7 +205,9 @@ local SignalEvent = { __name = "curio.SignalEvent" }
 SignalEvent.__index = SignalEvent
 SignalEvent._class = SignalEvent
 M.SignalEvent = SignalEvent
-setmetatable(SignalEvent, { __call = function(_, ...) return open({ _class = SignalEvent, _set = false }, "SignalEvent", ...) end })
+setmetatable(SignalEvent, {
+  __call = function(_, ...) return open({ _class = SignalEvent, _set = false }, "SignalEvent", ...) end,
+})
 
 -- Takes every delivery so far: any sets the event.
 local function update(self)
