@@ -61,6 +61,19 @@ final class SignalRuntimeTests: XCTestCase {
         XCTAssertFalse(caught(SIGINT), "the runtime's own SIGINT watch ended with the run")
     }
 
+    func testSigintQueueInAnEmbeddingThatLeavesSigintAlone() throws {
+        let rt = try LuaRuntime() // handlesInterrupt = false: SIGINT is not the runtime's
+        let out = try rt.run("""
+            local curio = require "curio"
+            local signal = require "curio.signal"
+            local q <close> = curio.SignalQueue("INT")
+            signal.raise_signal("SIGINT")
+            return q:get()
+            """)
+        XCTAssertEqual(out, "2")
+        XCTAssertFalse(caught(SIGINT), "closing the queue restored the default")
+    }
+
     func testChildrenAreReapedAndWaitedForWithoutPolling() throws {
         let rt = try LuaRuntime()
         let out = try rt.run("""
