@@ -127,3 +127,4 @@ PY
 # --- the test runner: curio-lua test against busted, real clock against virtual
 echo
 benchmarks/runner.sh "$CURIO"
+echo; benchmarks/subprocess.sh "$CURIO" || echo "subprocess benchmark failed" >&2

@@ -58,6 +58,8 @@ end
 -- Lazily loaded parts (each is also `require "curio.X"`).
 local lazy = {
   socket = "curio.socket", test = "curio.test",
+  subprocess = "curio.subprocess", signal = "curio.signal",
+  SignalQueue = { "curio.signal", "SignalQueue" }, SignalEvent = { "curio.signal", "SignalEvent" },
   Event = { "curio.sync", "Event" }, Lock = { "curio.sync", "Lock" },
   RLock = { "curio.sync", "RLock" }, Semaphore = { "curio.sync", "Semaphore" },
   BoundedSemaphore = { "curio.sync", "BoundedSemaphore" },

@@ -67,6 +67,12 @@ static const char m_cli[] = {
 #embed "../../lua/curio/cli.lua"
 , 0};
 
+static const char m_subprocess[] = {
+#embed "../../lua/curio/subprocess.lua"
+, 0};
+static const char m_signal[] = {
+#embed "../../lua/curio/signal.lua"
+, 0};
 static const char m_diagnostics[] = {
 #embed "../../lua/curio/diagnostics.lua"
 , 0};
@@ -100,6 +106,8 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.help", m_help, sizeof m_help - 1},
     {"curio.cli", m_cli, sizeof m_cli - 1},
     {"curio.embed", m_embed, sizeof m_embed - 1},
+    {"curio.subprocess", m_subprocess, sizeof m_subprocess - 1},
+    {"curio.signal", m_signal, sizeof m_signal - 1},
     {"curio.diagnostics", m_diagnostics, sizeof m_diagnostics - 1},
     {"curio.monitor", m_monitor, sizeof m_monitor - 1},
 };

@@ -28,6 +28,9 @@ public final class LuaRuntime {
     /// The task SIGINT cancels instead of the main task (0: the main task, and a
     /// second Ctrl-C exits). Set by the REPL.
     private var interruptTarget = 0
+    var isRunning: Bool { running }
+    /// Signals watched by `curio.signal` during the current run.
+    let signals = SignalWatches()
     private var mainTask: TaskRecord?
     private var waitQueues: [WaitQueue?] = []
     private var freeQueueIds: [Int] = []
@@ -305,11 +308,10 @@ public final class LuaRuntime {
             mainTask = main
             interrupts = 0
             interruptTarget = 0
-            if handlesInterrupt {
-                k.onSignal = { [unowned self] sig, n in self.interrupted(n) }
-                try? k.watchSignal(SIGINT)
-            }
+            k.onSignal = { [unowned self] sig, n in self.signalArrived(sig, n) }
+            if handlesInterrupt { try? k.watchSignal(SIGINT) }
             k.runUntilComplete(main)
+            endSignalWatches(k)
             if handlesInterrupt { k.unwatchSignal(SIGINT) }
             running = false
             mainTask = nil
@@ -331,6 +333,8 @@ public final class LuaRuntime {
             return pushString(L, s)
         case .resolve, .jobResult, .fileOpen, .fileRead, .fileWrite, .fileClose:
             return extensionCall(L, call, nargs: nargs)
+        case .sigWatch, .sigUnwatch, .sigTotal, .sigEpoch:
+            return signalCall(L, call)
         case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen,
              .taskIds, .taskGet, .debugLog, .debugSet, .signalSelf, .virtualClock, .interruptTarget:
             return 0 // answered above
@@ -346,7 +350,7 @@ public final class LuaRuntime {
         return rc == 0 ? 1 : fail("not enough memory")
     }
 
-    private func interrupted(_ n: Int) {
+    func interrupted(_ n: Int) {
         // The REPL names the task Ctrl-C cancels (the running line, or the prompt).
         if interruptTarget != 0, let k = kernel, let t = k.tasks[interruptTarget] {
             k.cancel(t)

@@ -37,6 +37,11 @@
     X(FILE_READ, fileRead, 103) \
     X(FILE_WRITE, fileWrite, 104) \
     X(FILE_CLOSE, fileClose, 105) \
+    /* signals (LuaRuntime+Signals.swift, lua/curio/signal.lua) */ \
+    X(SIG_WATCH, sigWatch, 200) \
+    X(SIG_UNWATCH, sigUnwatch, 201) \
+    X(SIG_TOTAL, sigTotal, 202) \
+    X(SIG_EPOCH, sigEpoch, 203) \
     /* monitor and diagnostics (LuaDiagnostics.swift) */ \
     X(TASK_IDS, taskIds, 350) \
     X(TASK_GET, taskGet, 351) \
