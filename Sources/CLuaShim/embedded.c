@@ -12,6 +12,9 @@ static const char m_curio[] = {
 static const char m_errors[] = {
 #embed "../../lua/curio/errors.lua"
 , 0};
+static const char m_check[] = {
+#embed "../../lua/curio/check.lua"
+, 0};
 static const char m_kernel[] = {
 #embed "../../lua/curio/kernel.lua"
 , 0};
@@ -87,6 +90,7 @@ static const char m_embed[] = {
 static const struct { const char *name; const char *src; size_t len; } modules[] = {
     {"curio", m_curio, sizeof m_curio - 1},
     {"curio.errors", m_errors, sizeof m_errors - 1},
+    {"curio.check", m_check, sizeof m_check - 1},
     {"curio.kernel", m_kernel, sizeof m_kernel - 1},
     {"curio.task", m_task, sizeof m_task - 1},
     {"curio.time", m_time, sizeof m_time - 1},

@@ -225,6 +225,10 @@ static int sleep_trap(lua_State *L, const char *fname, int absolute) {
     if (lua_type(L, 1) != LUA_TNUMBER)
         return luaL_error(L, "bad argument #1 to '%s' (number expected, got %s)", fname,
                           luaL_typename(L, 1));
+    /* NaN has no meaning; a negative sleep is sleep(0) and +inf sleeps until
+       cancelled (the kernel takes both as they are). */
+    lua_Number t = lua_tonumber(L, 1);
+    if (t != t) return luaL_error(L, "bad argument #1 to '%s' (number is NaN)", fname);
     lua_settop(L, 1);
     lua_pushinteger(L, absolute);
     return yield_trap(L, CurioTrap_sleep, 1, 2);

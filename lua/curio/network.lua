@@ -12,7 +12,8 @@ local is = errors.is
 
 local M = {}
 
-local argerror = socket._argerror
+local check = require "curio.check"
+local argerror = check.argerror
 
 local function check_callable(fn, i, fname)
   local mt = getmetatable(fn)
@@ -27,9 +28,7 @@ local function check_opts(opts, i, fname)
 end
 
 local function check_port(port, i, fname)
-  if type(port) == "string" and tonumber(port) then port = math.tointeger(tonumber(port)) end
-  if math.type(port) ~= "integer" then argerror(i, fname, "integer", port) end
-  return port
+  return check.int(port, i, fname, 0, 65535) -- "8080" is taken, as by the socket calls
 end
 
 -- The family of a numeric host, or nil if the name must be resolved.

@@ -7,9 +7,9 @@
 local cp = require "curio.cprocess"
 local K = require "curio.kernel"
 local errors = require "curio.errors"
-local sock = require "curio.socket"
 
-local badarg, argerror = sock._badarg, sock._argerror
+local check = require "curio.check"
+local badarg, argerror = check.badarg, check.argerror
 local kcall = K.kcall
 local math_type, type, pairs, ipairs, setmetatable = math.type, type, pairs, ipairs, setmetatable
 

@@ -7,11 +7,11 @@ local cp = require "curio.cprocess"
 local K = require "curio.kernel"
 local errors = require "curio.errors"
 local io_ = require "curio.io"
-local sock = require "curio.socket"
 local time = require "curio.time"
 local task = require "curio.task"
 
-local badarg, argerror, close_fd = sock._badarg, sock._argerror, sock._close_fd
+local check = require "curio.check"
+local badarg, argerror, close_fd = check.badarg, check.argerror, K.close_fd
 local trap_nothrow, kcall = K.trap_nothrow, K.kcall
 local IO, OP_CANCEL_DISABLE = K.T.IO, K.K.CANCEL_DISABLE
 local type, math_type, tostring, setmetatable, pcall, error = type, math.type, tostring, setmetatable, pcall, error
