@@ -544,6 +544,8 @@ int luaopen_curio_core(lua_State *L) {
     luaL_newlib(L, fns);
     lua_pushlightuserdata(L, cl_trap_sentinel());
     lua_setfield(L, -2, "TRAP");
+    lua_pushliteral(L, LUA_COPYRIGHT); /* the library's own release, for -v */
+    lua_setfield(L, -2, "LUA_COPYRIGHT");
     /* core.K, core.T, core.S: the numbers of curio_ops.h by name */
 #define ROW(N, s, v) lua_pushinteger(L, v); lua_setfield(L, -2, #N);
     lua_newtable(L); CURIO_KCALLS(ROW) lua_setfield(L, -2, "K");

@@ -150,6 +150,9 @@ local function finish(t, ok, ...)
     t[RESULTS] = select("#", ...) == 0 and NO_RESULTS or pack(...)
   else
     local e, tb = unwrap((...))
+    -- Any raised value is an error, nil and false too: they are recorded as the
+    -- lua standalone prints them, so that "no error" always means success.
+    if e == nil or e == false then e = ("(error object is a %s value)"):format(type(e)) end
     t._error, t._traceback = e, tb
     if not is(e, errors.CancelledError) and not t._quiet then report_crash(t, e, tb) end
   end
