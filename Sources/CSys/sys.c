@@ -59,6 +59,11 @@ static struct sigaction sig_saved[NSIG_MAX];
 static atomic_int sig_saved_valid[NSIG_MAX];
 
 static atomic_int sig_any;
+/* Exit at once, from the handler, on the Nth delivery since armed: a second
+   Ctrl-C ends the process even while Lua code runs without blocking. */
+static atomic_int sig_exit_after[NSIG_MAX];
+static atomic_int sig_exit_status[NSIG_MAX];
+static atomic_int sig_since_armed[NSIG_MAX];
 
 int csys_signal_any(void) { return atomic_exchange(&sig_any, 0); }
 
@@ -66,6 +71,9 @@ static void on_signal(int sig) {
     int saved = errno;
     if (sig > 0 && sig < NSIG_MAX) {
         atomic_fetch_add(&sig_counts[sig], 1);
+        int after = atomic_load(&sig_exit_after[sig]);
+        if (after > 0 && atomic_fetch_add(&sig_since_armed[sig], 1) + 1 >= after)
+            _exit(atomic_load(&sig_exit_status[sig]));
         atomic_store(&sig_any, 1);
         int fd = atomic_load(&sig_fds[sig]);
         if (fd >= 0) csys_eventfd_signal(fd);
@@ -98,6 +106,13 @@ int csys_signal_restore(int sig) {
     }
     atomic_store(&sig_fds[sig], -1);
     return 0;
+}
+
+void csys_signal_exit_after(int sig, int count, int status) {
+    if (sig <= 0 || sig >= NSIG_MAX) return;
+    atomic_store(&sig_exit_status[sig], status);
+    atomic_store(&sig_since_armed[sig], 0);
+    atomic_store(&sig_exit_after[sig], count > 0 ? count : 0);
 }
 
 int csys_signal_take(int sig) {

@@ -52,6 +52,7 @@ extension LuaRuntime {
             if n == 0 && !(sig == SIGINT && handlesInterrupt) {
                 do { try k.watchSignal(sig) } catch { return fail("sigaction: \(error)") }
             }
+            if n == 0 && sig == SIGINT && handlesInterrupt { csys_signal_exit_after(SIGINT, 0, 0) } // the queue has it
             s.watchers[sig] = n + 1
             s.queueId = Int(lua_tointegerx(L, 3, nil))
             lua_pushinteger(L, lua_Integer(s.totals[sig] ?? 0))
@@ -63,6 +64,7 @@ extension LuaRuntime {
             if n > 1 { s.watchers[sig] = n - 1; return 0 }
             s.watchers[sig] = nil
             if !(sig == SIGINT && handlesInterrupt) { kernel?.unwatchSignal(sig) }
+            if sig == SIGINT && handlesInterrupt && isRunning { armInterruptExit() }
             return 0
         default:
             return fail("curio: kernel call \(call.rawValue) is not a signal call")

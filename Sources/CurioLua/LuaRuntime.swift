@@ -223,6 +223,8 @@ public final class LuaRuntime {
         case .interruptTarget:
             lua_pushinteger(L, lua_Integer(interruptTarget))
             interruptTarget = int(L, 2)
+            // Each REPL line starts afresh: two Ctrl-C within one line exit.
+            if handlesInterrupt && running && (signals.watchers[SIGINT] ?? 0) == 0 { armInterruptExit() }
             return 1
         case .virtualClock:
             // Applies to the running kernel and to the next ones; returns the old setting.
@@ -309,10 +311,16 @@ public final class LuaRuntime {
             interrupts = 0
             interruptTarget = 0
             k.onSignal = { [unowned self] sig, n in self.signalArrived(sig, n) }
-            if handlesInterrupt { try? k.watchSignal(SIGINT) }
+            if handlesInterrupt {
+                try? k.watchSignal(SIGINT)
+                armInterruptExit()
+            }
             k.runUntilComplete(main)
             endSignalWatches(k)
-            if handlesInterrupt { k.unwatchSignal(SIGINT) }
+            if handlesInterrupt {
+                csys_signal_exit_after(SIGINT, 0, 0)
+                k.unwatchSignal(SIGINT)
+            }
             running = false
             mainTask = nil
             kernel = nil
@@ -348,6 +356,12 @@ public final class LuaRuntime {
             b.withMemoryRebound(to: CChar.self) { c in cl_pushlstring(L, c.baseAddress, c.count) }
         }
         return rc == 0 ? 1 : fail("not enough memory")
+    }
+
+    /// A second SIGINT (the first cancels the main task) exits with status 130 from
+    /// the signal handler itself, even while a task computes without blocking.
+    func armInterruptExit() {
+        csys_signal_exit_after(SIGINT, 2, 130)
     }
 
     func interrupted(_ n: Int) {

@@ -167,4 +167,24 @@ describe("curio-lua CLI", function()
     assert.equal(0, rc)
     assert.matches("^Lua 5%.4%.%d+  Copyright %(C%) 1994%-%d+ Lua%.org, PUC%-Rio\ncurio%-lua %d", out)
   end)
+
+  it("a second SIGINT ends a CPU-bound script at once with status 130", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local script, ready = dir .. "_spin.lua", dir .. "_ready"
+    local f = assert(io.open(script, "w"))
+    f:write(("io.open(%q, 'w'):close() while true do end"):format(ready))
+    f:close()
+    local out = support.sh(([[
+      '%s' '%s' & pid=$!
+      i=0; while [ ! -e '%s' ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+      kill -INT $pid; sleep 0.2
+      kill -0 $pid 2>/dev/null && echo "alive after one"
+      kill -INT $pid
+      i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+      kill -9 $pid 2>/dev/null
+      wait $pid; echo "rc=$?"]]):format(exe, script, ready))
+    os.remove(script); os.remove(ready)
+    assert.equal("alive after one\nrc=130\n", out)
+  end)
 end)
