@@ -2,6 +2,7 @@
 #include "CSys.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -133,3 +134,17 @@ int csys_set_nonblocking(int fd, int on) {
 #include <stdio.h>
 void csys_eprint(const char *s) { fflush(stdout); fputs(s, stderr); fflush(stderr); }
 void csys_flush_stdout(void) { fflush(stdout); }
+
+const char *csys_gai_name(int code) {
+    switch (code) {
+#define N(x) case x: return #x;
+    N(EAI_BADFLAGS) N(EAI_NONAME) N(EAI_AGAIN) N(EAI_FAIL) N(EAI_FAMILY) N(EAI_SOCKTYPE)
+    N(EAI_SERVICE) N(EAI_MEMORY) N(EAI_SYSTEM) N(EAI_OVERFLOW)
+#ifdef EAI_NODATA
+    N(EAI_NODATA) N(EAI_ADDRFAMILY) N(EAI_INPROGRESS) N(EAI_CANCELED) N(EAI_NOTCANCELED)
+    N(EAI_ALLDONE) N(EAI_INTR) N(EAI_IDN_ENCODE)
+#endif
+#undef N
+    default: return "EAI_UNKNOWN";
+    }
+}

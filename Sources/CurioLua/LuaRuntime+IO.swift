@@ -1,6 +1,7 @@
 import CLua54
 import CLuaShim
 import CurioKernel
+import CSys
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -59,21 +60,8 @@ final class FileJobs: Sendable {
 
 let fileJobs = FileJobs()
 
-/// getaddrinfo's error codes by name (they are not errnos).
-private func gaiName(_ code: Int32) -> String {
-    switch code {
-    case EAI_AGAIN: "EAI_AGAIN"
-    case EAI_BADFLAGS: "EAI_BADFLAGS"
-    case EAI_FAIL: "EAI_FAIL"
-    case EAI_FAMILY: "EAI_FAMILY"
-    case EAI_MEMORY: "EAI_MEMORY"
-    case EAI_NONAME: "EAI_NONAME"
-    case EAI_SERVICE: "EAI_SERVICE"
-    case EAI_SOCKTYPE: "EAI_SOCKTYPE"
-    case EAI_SYSTEM: "EAI_SYSTEM"
-    default: "EAI_\(-code)"
-    }
-}
+/// getaddrinfo's error codes by name (they are not errnos), glibc's own included.
+private func gaiName(_ code: Int32) -> String { String(cString: csys_gai_name(code)) }
 
 /// Runs getaddrinfo (on a pool thread) and renders the addresses numerically.
 private func resolve(host: String?, port: String?, family: Int32, type: Int32, flags: Int32) -> IOResult {

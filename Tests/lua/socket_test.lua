@@ -453,6 +453,12 @@ describe("name resolution", function()
     assert.matches("no%-such%-host%.invalid", e.message)
   end)
 
+  it("getaddrinfo errors carry glibc's symbolic names, GNU ones too", function()
+    local e = assert.raises_kind("OSError", socket.getaddrinfo, "::1", 80, socket.AF_INET)
+    assert.equal("EAI_ADDRFAMILY", e.code)
+    assert.matches("EAI_ADDRFAMILY %(Address family for hostname not supported%)", e.message)
+  end)
+
   it("other tasks run while a name resolves", function()
     local ticks = 0
     local t = curio.spawn(function() while true do curio.sleep(0) ticks = ticks + 1 end end)
