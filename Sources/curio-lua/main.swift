@@ -14,6 +14,10 @@ for a in args {
     if a == "--" || a == "-" || !a.hasPrefix("-") { break }
 }
 
+// A write into a pipe whose reader has gone is an EPIPE error, as in Python, Go and
+// Rust programs, never a process-killing SIGPIPE (children get the default back).
+signal(SIGPIPE, SIG_IGN)
+
 do {
     let rt = try LuaRuntime(ignoreEnvironment: ignoreEnv)
     rt.handlesInterrupt = true

@@ -258,15 +258,39 @@ function Socket:listen(backlog)
 end
 
 --- accept() -> client socket, address. Blocks until a client connects.
+-- Out of descriptors or memory at accept: the pending connection stays queued, so
+-- accept waits for some to be released instead of failing (a server loop as
+-- simple as curio's echo example survives EMFILE). Said on stderr once a minute.
+local EXHAUSTED = { [c.EMFILE] = true, [c.ENFILE] = true, [c.ENOBUFS] = true, [c.ENOMEM] = true }
+local ACCEPT_BACKOFF, ACCEPT_LOG_EVERY = 0.1, 60
+local accept_logged_at = setmetatable({}, { __mode = "k" })
+
+local function accept_exhausted(self, errno)
+  local now = K.clock()
+  local last = accept_logged_at[self]
+  if not last or now - last >= ACCEPT_LOG_EVERY then
+    accept_logged_at[self] = now
+    local ok, name = pcall(self.getsockname, self)
+    io.stderr:write(("curio: accept on %s: %s; retrying every %gs\n"):format(ok and tostring(name) or "?",
+      tostring(oserror("accept", errno)), ACCEPT_BACKOFF))
+    io.stderr:flush()
+  end
+  trap(K.T.SLEEP, ACCEPT_BACKOFF, 0) -- cancellable; a close meanwhile fails the retry
+end
+
 function Socket:accept()
   if getmetatable(self) ~= Socket and not socketlike(self) then badself("accept", self, "socket") end
-  local fd = self._fd
   while true do
+    local fd = self._fd
     local cfd, host, port = c_accept(fd)
     if cfd then return wrap(cfd, self.family, self.type, self._drained ~= nil), address(host, port) end
-    if host ~= EAGAIN then error(syscall_error(self, "accept", host), 0) end
-    local r = trap(IO, fd, 0)
-    if r ~= 0 then error(wait_error(self, "accept", r), 0) end
+    if EXHAUSTED[host] and fd >= 0 then
+      accept_exhausted(self, host)
+    else
+      if host ~= EAGAIN then error(syscall_error(self, "accept", host), 0) end
+      local r = trap(IO, fd, 0)
+      if r ~= 0 then error(wait_error(self, "accept", r), 0) end
+    end
   end
 end
 
