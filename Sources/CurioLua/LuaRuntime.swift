@@ -156,21 +156,30 @@ public final class LuaRuntime {
     private final class Job {
         var result: (any Sendable)?
         var done = false
+        var cancelled = false
         var waiter: TaskRecord?
+        /// Releases what a result holds (an fd) when nobody will take it.
+        var discard: ((any Sendable) -> Void)?
+        /// Runs when the waiting task is cancelled (to unblock the pool thread).
+        var onCancel: (() -> Void)?
     }
     private var jobs: [Int: Job] = [:]
     private var nextJobId = 1
 
     /// Starts `work` on the kernel's thread pool and returns a job id. A task waits
     /// for it with the THREAD trap, then collects the result with `takeJobResult`.
-    func submitJob(_ work: @escaping @Sendable () -> any Sendable) -> Int? {
+    func submitJob(_ work: @escaping @Sendable () -> any Sendable,
+                   discard: ((any Sendable) -> Void)? = nil, onCancel: (() -> Void)? = nil) -> Int? {
         guard let k = kernel else { return nil }
         let id = nextJobId
         nextJobId += 1
         let job = Job()
+        job.discard = discard
+        job.onCancel = onCancel
         jobs[id] = job
-        k.runInThread(work) { [weak self, weak job] result in
-            guard let job else { return }
+        k.runInThread(work) { [weak self] result in
+            // A job whose waiter was cancelled: its late result is released, not kept.
+            if job.cancelled { job.discard?(result); return }
             job.result = result
             job.done = true
             if let w = job.waiter {
@@ -196,7 +205,9 @@ public final class LuaRuntime {
         // Cancelled while waiting: the thread finishes on its own; its result is dropped.
         return .external(.threadWait, cancel: { [weak self] _ in
             job.waiter = nil
+            job.cancelled = true
             self?.jobs[id] = nil
+            job.onCancel?()
         })
     }
 

@@ -9,7 +9,7 @@ local c = require "curio.csocket"
 local K = require "curio.kernel"
 local errors = require "curio.errors"
 
-local trap_nothrow, kcall = K.trap_nothrow, K.kcall
+local trap, trap_nothrow, kcall = K.trap, K.trap_nothrow, K.kcall
 local IO, THREAD = K.T.IO, K.T.THREAD
 local CANCEL_DISABLE = K.K.CANCEL_DISABLE
 -- Sources/CurioLua/LuaRuntime+IO.swift
@@ -515,8 +515,16 @@ function M.open_file(path, mode)
   local flags = MODES[(mode:gsub("b", ""))]
   if not flags then check.badarg(2, "open_file", ("invalid mode '%s'"):format(mode)) end
   if not K.current() then K.not_in_task(2) end
-  local fd, err = job_result(kcall(OP_FILE_OPEN, path, flags, 438)) -- 0666, less the umask
+  -- The open may wait (a FIFO waits for its other end): it is cancellable, and a
+  -- late descriptor is closed by the kernel.
+  local job = kcall(OP_FILE_OPEN, path, flags, 438) -- 0666, less the umask
+  trap(THREAD, job)
+  local fd, err = kcall(OP_JOB_RESULT, job)
   if not fd then error(errors.oserror("open " .. path, err), 0) end
+  if c.fdkind(fd) == "other" then
+    -- A FIFO, terminal or character device: non-blocking, waited for on the poller.
+    return new_stream(setmetatable({ fd = fd, name = path }, FdRaw), FileStream)
+  end
   local s = new_stream(setmetatable({ fd = fd, name = path }, FileRaw), FileStream)
   s._bigchunk = 1 << 20
   return s
