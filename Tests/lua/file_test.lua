@@ -164,7 +164,6 @@ describe("standard streams", function()
 end)
 
 describe("FIFOs and other waiting descriptors (cancellation is immediate)", function()
-  local core = require "curio.core"
   local function fd_count()
     return #core.listdir("/proc/self/fd")
   end
