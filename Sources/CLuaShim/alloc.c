@@ -17,9 +17,24 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define GRAIN 16
+/* Under AddressSanitizer every block goes to malloc, so that ASan sees each small
+   Lua block on its own (overflows, use after free) and LeakSanitizer sees leaks:
+   inside a slab neither would show. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CL_ASAN 1
+#endif
+#endif
+#ifdef CL_ASAN
+#define SMALL_MAX 0
+#else
 #define SMALL_MAX 1024
-#define NCLASSES (SMALL_MAX / GRAIN)
+#endif
+
+#define GRAIN 16
+#define NCLASSES (1024 / GRAIN)
 #define SLAB_SIZE ((size_t)64 << 10)
 #define REGION_SLABS 64            /* slabs are mapped 4 MiB at a time */
 #define WARM_MIN_SLABS 64          /* empty slabs kept with their pages: at least 4 MiB */

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 /// A lazily grown pool of OS threads for blocking work (name resolution, files,
 /// worker Lua states). Results go back through the kernel's inbox.
@@ -16,7 +15,7 @@ final class ThreadPool: Sendable {
 
     private let maxThreads: Int
     private let inbox: KernelInbox
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let signal = Semaphore()
 
     init(maxThreads: Int, inbox: KernelInbox) {

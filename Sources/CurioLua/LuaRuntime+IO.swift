@@ -2,7 +2,6 @@ import CLua54
 import CLuaShim
 import CurioKernel
 import CSys
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,7 +31,7 @@ struct ResolvedAddress: Sendable {
 /// then is deferred to the job's end, so the number is never reused under it.
 final class FileJobs: Sendable {
     private struct Entry { var inFlight = 0; var closeRequested = false }
-    private let table = Mutex<[Int32: Entry]>([:])
+    private let table = Locked<[Int32: Entry]>([:])
 
     func begin(_ fd: Int32) { table.withLock { $0[fd, default: Entry()].inFlight += 1 } }
 

@@ -18,8 +18,17 @@ for a in args {
 // Rust programs, never a process-killing SIGPIPE (children get the default back).
 signal(SIGPIPE, SIG_IGN)
 
-do {
-    let rt = try LuaRuntime(ignoreEnvironment: ignoreEnv)
+/// Runs the CLI and returns the exit status. The runtime (and its Lua state) is
+/// released when this returns, so every exit path closes the state first: `__gc`
+/// and `__close` handlers run, and LeakSanitizer sees nothing left behind.
+@MainActor func runCLI() -> Int32 {
+    let rt: LuaRuntime
+    do {
+        rt = try LuaRuntime(ignoreEnvironment: ignoreEnv)
+    } catch {
+        csys_eprint("curio-lua: \(error)\n")
+        return 1
+    }
     rt.handlesInterrupt = true
     // The REPL's line editing (libedit), offered to Lua as `curio.lineedit`.
     _ = rt.withLuaState { curio_lineedit_install(UnsafeMutableRawPointer($0)) }
@@ -28,11 +37,11 @@ do {
     let (status, err) = rt.callModule("curio.cli", "main", [CommandLine.arguments[0]] + args)
     if let err {
         csys_eprint("curio-lua: \(err)\n")
-        exit(1)
+        return 1
     }
-    csys_flush_stdout()
-    exit(status ?? 0)
-} catch {
-    csys_eprint("curio-lua: \(error)\n")
-    exit(1)
+    return status ?? 0
 }
+
+let status = runCLI()
+csys_flush_stdout()
+exit(status)
