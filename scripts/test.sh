@@ -16,6 +16,8 @@ if command -v luacheck >/dev/null; then # lint (.luacheckrc); Debian's lua-check
   luacheck -q --no-color . >&2 || { echo "luacheck found problems" >&2; status=1; }
 fi
 "$bin" test Tests/lua || status=1
+# The fault suite, small sizes (scripts/faults.sh runs it in full).
+scripts/faults.sh --smoke "$bin" >&2 || status=1
 # ASan+LSan and TSan builds and runs (docs/reliability.md); SANITIZE=0 skips them.
 [ "${SANITIZE:-1}" = 1 ] && { scripts/sanitize.sh >&2 || status=1; }
 exit $status

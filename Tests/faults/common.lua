@@ -1,0 +1,48 @@
+-- Shared by the Lua fault scripts: fd count, RSS and the one PASS/FAIL line.
+local M = {}
+
+M.full = os.getenv("FAULTS_FULL") == "1"
+
+function M.fds()
+  local p = io.popen("ls /proc/" .. M.pid() .. "/fd | wc -l")
+  local n = tonumber(p:read("a"))
+  p:close()
+  return n - 1 -- the pipe of popen itself
+end
+
+function M.pid()
+  local f = assert(io.open("/proc/self/stat"))
+  local pid = f:read("a"):match("^(%d+)")
+  f:close()
+  return pid
+end
+
+function M.rss()
+  local f = assert(io.open("/proc/self/status"))
+  local s = f:read("a")
+  f:close()
+  return tonumber(s:match("VmRSS:%s+(%d+)"))
+end
+
+-- Prints the line and exits with its status; adds the common checks (fds back to
+-- fds0; RSS within 10% + 2 MiB of rss0, measured after a first round).
+function M.report(name, problems, detail, fds0, rss0)
+  collectgarbage()
+  collectgarbage()
+  local fds = M.fds()
+  for _ = 1, 20 do -- a pool thread may still be closing a descriptor
+    if fds <= fds0 then break end
+    os.execute("sleep 0.1")
+    fds = M.fds()
+  end
+  local rss = M.rss()
+  if fds > fds0 then problems[#problems + 1] = ("fds %d (start %d)"):format(fds, fds0) end
+  if rss > rss0 * 1.1 + 2048 then problems[#problems + 1] = ("RSS %d KiB (start %d)"):format(rss, rss0) end
+  local ok = #problems == 0
+  print(("%s %s: %s fds %d->%d rss %d->%d KiB%s"):format(ok and "PASS" or "FAIL", name, detail, fds0, fds, rss0, rss,
+    ok and "" or " -- " .. table.concat(problems, "; ")))
+  io.stdout:flush()
+  os.exit(ok and 0 or 1)
+end
+
+return M
