@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <malloc.h>
 
 /* Under AddressSanitizer every block goes to malloc, so that ASan sees each small
    Lua block on its own (overflows, use after free) and LeakSanitizer sees leaks:
@@ -228,6 +229,17 @@ void cl_allocator_free(cl_allocator *a) {
 }
 
 size_t cl_allocator_bytes(cl_allocator *a) { return a->bytes; }
+
+/* core.trim_memory(): after a collection, gives back the pages of every empty
+   slab (not only those beyond the warm pool), and the free pages glibc keeps in
+   its heaps (malloc_trim): the blocks above SMALL_MAX (socket buffers, big
+   strings and tables) live there. */
+int l_trim_memory(lua_State *L) {
+    cl_allocator *a = cl_state_allocator(L);
+    while (a && a->ncold < a->nempty) madvise(a->empty[a->ncold++], SLAB_SIZE, MADV_DONTNEED);
+    malloc_trim(0);
+    return 0;
+}
 void cl_allocator_set_limit(cl_allocator *a, size_t limit) { a->limit = limit; }
 
 /* What luaL_newstate installs besides its allocator: a panic handler and the

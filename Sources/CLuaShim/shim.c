@@ -516,6 +516,7 @@ int l_isdir_impl(lua_State *L);
 int l_exepath_impl(lua_State *L);
 int l_getpid_impl(lua_State *L);
 int l_isatty_impl(lua_State *L);
+int l_trim_memory(lua_State *L);
 #define l_errname l_errname_impl
 
 int luaopen_curio_core(lua_State *L) {
@@ -539,6 +540,7 @@ int luaopen_curio_core(lua_State *L) {
         {"exepath", l_exepath_impl},
         {"getpid", l_getpid_impl},
         {"isatty", l_isatty_impl},
+        {"trim_memory", l_trim_memory},
         {NULL, NULL},
     };
     luaL_newlib(L, fns);

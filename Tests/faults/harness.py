@@ -34,7 +34,8 @@ class Server:
         self.errfile = tempfile.TemporaryFile()
         def pre():
             if nofile:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                resource.setrlimit(resource.RLIMIT_NOFILE, (min(nofile, hard), hard))
         self.proc = subprocess.Popen([CURIO, os.path.join(ROOT, "Tests/faults", script), str(self.port), *args],
                                      stdout=subprocess.DEVNULL, stderr=self.errfile, preexec_fn=pre)
         deadline = time.time() + 30

@@ -5,6 +5,7 @@ local task = require "curio.task"
 local time = require "curio.time"
 local K = require "curio.kernel"
 local c = require "curio.csocket"
+local core = require "curio.core"
 
 local AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC = socket.AF_INET, socket.AF_INET6, socket.AF_UNIX, socket.AF_UNSPEC
 local SOCK_STREAM = socket.SOCK_STREAM
@@ -131,9 +132,25 @@ end
 -- Errors at accept that concern only the connection being accepted.
 local TRANSIENT = { [c.ECONNABORTED] = true, [c.EPROTO] = true, [c.EPERM] = true }
 
+-- When the last client of a server has gone and Lua holds much more than after the
+-- last such moment, collect and give the memory back: an idle server allocates
+-- nothing, so the garbage of a spike of connections (their tasks, stacks and
+-- buffers) would otherwise stay until the next spike (docs/reliability.md).
+local idle_kib = 0
+local function collect_if_spike()
+  local kib = collectgarbage("count")
+  if kib < 4096 or kib < 2 * idle_kib then return end
+  collectgarbage()
+  core.trim_memory()
+  idle_kib = collectgarbage("count")
+end
+
 -- Each client runs in its own task, which removes itself from the server's set
 -- and closes its socket however the handler ends.
-local Untrack = { __close = function(g) g.set[g.task] = nil end }
+local Untrack = { __close = function(g)
+  g.set[g.task] = nil
+  if next(g.set) == nil then collect_if_spike() end
+end }
 
 local function client_main(clients, handler, client, addr)
   local _ <close> = setmetatable({ set = clients, task = K.current() }, Untrack)
