@@ -18,6 +18,8 @@ fi
 "$bin" test Tests/lua || status=1
 # The fault suite, small sizes (scripts/faults.sh runs it in full).
 scripts/faults.sh --smoke "$bin" >&2 || status=1
+# The libFuzzer targets of Tests/fuzz/, 10 s each on their corpus.
+scripts/fuzz.sh 10 >&2 || status=1
 # ASan+LSan and TSan builds and runs (docs/reliability.md); SANITIZE=0 skips them.
 [ "${SANITIZE:-1}" = 1 ] && { scripts/sanitize.sh >&2 || status=1; }
 exit $status
