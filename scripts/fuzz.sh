@@ -16,7 +16,7 @@ status=0
 for src in Tests/fuzz/*_fuzz.c; do
   name=$(basename "$src" .c); name=${name%_fuzz}
   "$CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I/usr/include/lua5.4 -ISources/CLuaShim/include "$src" -llua5.4 -o "$out/$name" 2>"$out/$name.log" \
+    -DCURIO_LUA_DIR="\"$PWD/lua\"" -I/usr/include/lua5.4 -ISources/CLuaShim/include "$src" -llua5.4 -o "$out/$name" 2>"$out/$name.log" \
     || { grep -v "Cannot export" "$out/$name.log" >&2; echo "fuzz: $name did not build" >&2; status=1; continue; }
   rm -rf "$out/$name-corpus"; cp -r "Tests/fuzz/corpus/$name" "$out/$name-corpus"
   mkdir -p "$out/$name-crashes"
