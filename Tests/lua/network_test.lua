@@ -293,3 +293,40 @@ describe("a server out of file descriptors", function()
     if not ok then error(e, 0) end
   end)
 end)
+
+describe("run_server memory", function()
+  it("collects the garbage of a spike of connections once its last client has gone", function()
+    collectgarbage()
+    collectgarbage("stop") -- only run_server's collection can bring the count back
+    local before = collectgarbage("count")
+    local peak = before
+    local sampler = curio.spawn(function()
+      while true do
+        peak = math.max(peak, collectgarbage("count"))
+        curio.sleep(0.002)
+      end
+    end)
+    local srv, port = start_server(echo_handler)
+    local g <close> = curio.TaskGroup()
+    for _ = 1, 200 do
+      g:spawn(function() -- the clients keep nothing: what is left is garbage
+        local c <close> = curio.open_connection("127.0.0.1", port)
+        c:sendall(("x"):rep(60000))
+        c:shutdown(socket.SHUT_WR)
+        while c:recv(65536) do end
+      end)
+    end
+    g:join()
+    local after
+    for _ = 1, 200 do -- the last handler ends just after its client's EOF
+      after = collectgarbage("count")
+      if after < before + 4096 then break end
+      curio.sleep(0.01)
+    end
+    collectgarbage("restart")
+    sampler:cancel()
+    srv:cancel()
+    assert.is_true(peak > before + 4096, ("the spike should show: %.0f KiB -> %.0f"):format(before, peak))
+    assert.is_true(after < before + 4096, ("before %.0f KiB, peak %.0f, after %.0f"):format(before, peak, after))
+  end)
+end)

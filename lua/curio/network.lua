@@ -132,14 +132,15 @@ end
 -- Errors at accept that concern only the connection being accepted.
 local TRANSIENT = { [c.ECONNABORTED] = true, [c.EPROTO] = true, [c.EPERM] = true }
 
--- When the last client of a server has gone and Lua holds much more than after the
--- last such moment, collect and give the memory back: an idle server allocates
+-- When the last client of a server has gone and Lua holds 4 MiB more than after the
+-- last such collection, collect and give the memory back: an idle server allocates
 -- nothing, so the garbage of a spike of connections (their tasks, stacks and
--- buffers) would otherwise stay until the next spike (docs/reliability.md).
+-- buffers) would otherwise stay until the next spike (docs/reliability.md). At
+-- most one full collection per 4 MiB allocated, and only when no client is left.
 local idle_kib = 0
 local function collect_if_spike()
   local kib = collectgarbage("count")
-  if kib < 4096 or kib < 2 * idle_kib then return end
+  if kib < idle_kib + 4096 then return end
   collectgarbage()
   core.trim_memory()
   idle_kib = collectgarbage("count")
