@@ -8,6 +8,9 @@ let package = Package(
         .library(name: "CurioLua", targets: ["CurioLua"]),
         .executable(name: "curio-lua", targets: ["curio-lua"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
     targets: [
         // Debian's liblua5.4-dev and libssl-dev, found through pkg-config.
         .systemLibrary(name: "CLua54", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
@@ -17,7 +20,8 @@ let package = Package(
         // Everything that touches Lua's API in a way that may raise (longjmp) lives in C.
         .target(name: "CLuaShim", dependencies: ["CLua54"]),
         .target(name: "CurioKernel", dependencies: ["CSys"]),
-        .target(name: "CurioLua", dependencies: ["CurioKernel", "CLuaShim", "CLua54", "CSys"]),
+        .target(name: "CurioLua", dependencies: ["CurioKernel", "CLuaShim", "CLua54", "CSys",
+                                                 .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "curio-lua", dependencies: ["CurioLua", "CSys"]),
         .testTarget(name: "CurioKernelTests", dependencies: ["CurioKernel"]),
         .testTarget(name: "CurioLuaTests", dependencies: ["CurioLua", "CSys"]),

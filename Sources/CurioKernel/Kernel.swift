@@ -15,6 +15,9 @@ public final class Kernel {
     /// Called on the kernel thread, each cycle, for signals noted by `watchSignal`.
     public var onSignal: ((Int32, Int) -> Void)?
     public let inbox: KernelInbox
+    /// Called on the kernel thread for items posted to the inbox with a token <= 0
+    /// (free for the embedder: the kernel's own tokens are positive).
+    public var onPost: ((Int, any Sendable) -> Void)?
 
     @exclusivity(unchecked) var ready = ReadyQueue()
     @exclusivity(unchecked) var timers = TimerHeap()
@@ -286,7 +289,7 @@ public final class Kernel {
 
     private func drainInbox() {
         inbox.drain { token, payload in
-            if let c = pendingExternal.removeValue(forKey: token) { c(payload) }
+            if let c = pendingExternal.removeValue(forKey: token) { c(payload) } else if token <= 0 { onPost?(token, payload) }
         }
         for s in watchedSignals {
             let n = Int(csys_signal_take(s))

@@ -27,6 +27,10 @@ public final class LuaRuntime {
     private var freeQueueIds: [Int] = []
     /// Whether SIGINT cancels the main task (the CLI sets this).
     public var handlesInterrupt = false
+    /// The embedding host (Embedding/), if this runtime belongs to a `LuaHost`.
+    weak var embedding: EmbedCore?
+    /// Set by the embedding host while it spawns a call task outside any task.
+    var allowsSpawnOutsideTasks = false
     private(set) var interrupts = 0
 
     public init(ignoreEnvironment: Bool = false) throws {
@@ -120,7 +124,7 @@ public final class LuaRuntime {
             if running { return Int64(fail("curio: a kernel is already running")) }
             do { kernel = try Kernel() } catch { return Int64(fail("curio: cannot start kernel: \(error)")) }
         }
-        guard let k = kernel, main || k.current != nil else { return -2 }
+        guard let k = kernel, main || k.current != nil || allowsSpawnOutsideTasks else { return -2 }
         let parentId = k.current?.id ?? 0
         parent.pointee = Int64(parentId)
         return Int64(k.spawn(taskBody, parent: parentId, daemon: daemon, hostRef: ref).id)
@@ -306,6 +310,8 @@ public final class LuaRuntime {
             return pushString(L, s)
         case .resolve, .jobResult, .fileOpen, .fileRead, .fileWrite, .fileClose:
             return extensionCall(L, call, nargs: nargs)
+        case .embedServe, .embedBind:
+            return embedding?.kcall(L, call) ?? fail("curio: not an embedding host")
         case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen:
             return 0 // answered above
         }

@@ -9,6 +9,7 @@
 #include <lualib.h>
 #include <stdint.h>
 #include "curio_ops.h"
+#include "cl_embed.h"
 
 /// The embedding host (the Swift runtime) as seen from C.
 typedef struct curio_host {

@@ -34,14 +34,18 @@
     X(FILE_OPEN, fileOpen, 102) \
     X(FILE_READ, fileRead, 103) \
     X(FILE_WRITE, fileWrite, 104) \
-    X(FILE_CLOSE, fileClose, 105)
+    X(FILE_CLOSE, fileClose, 105) \
+    /* embedding (Sources/CurioLua/Embedding): 450-499 */ \
+    X(EMBED_SERVE, embedServe, 450) \
+    X(EMBED_BIND, embedBind, 451)
 
 #define CURIO_TRAPS(X) \
     X(SLEEP, sleep, 1) \
     X(WAIT, wait, 2) \
     X(IO, io, 3) \
     X(JOIN, join, 4) \
-    X(THREAD, thread, 5)
+    X(THREAD, thread, 5) \
+    X(EMBED_WAIT, embedWait, 450)
 
 // 1-3 are deliveries of a cancellation; 9 and 10 say a blocking call was made
 // where it cannot suspend.
