@@ -363,8 +363,10 @@ final class EmbedCore: @unchecked Sendable {
             c.finish(.success(readAll(L, from: first, to: top)))
             return
         }
-        // The message handler packed {error, traceback, message, kind}.
-        let packed = read(L, first)
+        // The message handler packed {error, traceback, message, kind}; Lua calls
+        // no handler for a memory error, which comes as it is.
+        let raw = read(L, first)
+        let packed: LuaValue = raw[3].stringValue != nil ? raw : [raw, "", .string(LuaString(raw.description))]
         let value = packed[1]
         let kind = packed[4].stringValue
         if c.cancelled && (kind == "TaskCancelled" || kind == nil) {
