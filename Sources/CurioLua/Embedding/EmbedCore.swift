@@ -59,7 +59,9 @@ final class EmbedCore: @unchecked Sendable {
 
     init(host: LuaHost, configuration c: LuaHost.Configuration) throws(LuaHostError) {
         self.host = host
-        logger = c.logger
+        var logger = c.logger
+        logger[metadataKey: "lua.runtime"] = "\(c.name)"
+        self.logger = logger
         slice = max(0, c.preemptionInterval)
         do { runtime = try LuaRuntime(ignoreEnvironment: false) } catch { throw .cannotCreate("\(error)") }
         L = runtime.L

@@ -1,0 +1,6 @@
+-- A misbehaving plugin: its handler never returns. The instruction budget (or
+-- the per-call timeout) stops it; the other plugins are not slowed down.
+function handle(event)
+  local n = 0
+  while true do n = n + 1 end
+end
