@@ -23,6 +23,9 @@ let package = Package(
         .target(name: "CurioLua", dependencies: ["CurioKernel", "CLuaShim", "CLua54", "CSys",
                                                  .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "curio-lua", dependencies: ["CurioLua", "CSys"]),
+        // benchmarks/embed.sh: Swift functions and calls against a plain lua_CFunction.
+        .target(name: "CEmbedBench", dependencies: ["CLua54"], path: "benchmarks/embed/CEmbedBench"),
+        .executableTarget(name: "embed-bench", dependencies: ["CurioLua", "CEmbedBench"], path: "benchmarks/embed/Sources"),
         .testTarget(name: "CurioKernelTests", dependencies: ["CurioKernel"]),
         .testTarget(name: "CurioLuaTests", dependencies: ["CurioLua", "CSys"]),
     ],

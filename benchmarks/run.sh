@@ -124,3 +124,5 @@ errs = lines("errors")
 if any(e.strip() for e in errs):
     print("\nerrors:\n" + "\n".join(e for e in errs if e.strip()))
 PY
+
+echo; benchmarks/embed.sh "$SCALE" || echo "embed benchmark failed" >&2

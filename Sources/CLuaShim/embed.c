@@ -172,16 +172,19 @@ static int finish_call(lua_State *L, cl_embed_host *e, int n, int64_t aux) {
     }
 }
 
-/* A Swift function: upvalues host, id, kind (0 sync, 1 suspending). */
+/* A synchronous Swift function: upvalues host, function. */
 static int l_swift_fn(lua_State *L) {
     cl_embed_host *e = lua_touserdata(L, lua_upvalueindex(1));
-    int id = (int)lua_tointeger(L, lua_upvalueindex(2));
-    if (lua_tointeger(L, lua_upvalueindex(3)) && !lua_isyieldable(L))
-        return raise_status(L, CurioStatus_notYieldable, 0);
     int64_t aux = 0;
-    int n = e->call(e->ctx, L, id, lua_gettop(L), &aux);
+    int n = e->call(e->ctx, L, lua_touserdata(L, lua_upvalueindex(2)), lua_gettop(L), &aux);
     if (n >= 0) return n;
     return finish_call(L, e, n, aux);
+}
+
+/* A Swift function that suspends the calling task (async or blocking). */
+static int l_swift_suspending_fn(lua_State *L) {
+    if (!lua_isyieldable(L)) return raise_status(L, CurioStatus_notYieldable, 0);
+    return l_swift_fn(L);
 }
 
 static int register_p(lua_State *L) {
@@ -189,7 +192,7 @@ static int register_p(lua_State *L) {
     const char *module = lua_touserdata(L, 2);
     int n = (int)lua_tointeger(L, 3);
     const char *const *names = lua_touserdata(L, 4);
-    const int *ids = lua_touserdata(L, 5);
+    void *const *fns = lua_touserdata(L, 5);
     const int *kinds = lua_touserdata(L, 6);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     if (lua_getfield(L, -1, module) != LUA_TTABLE) {
@@ -200,16 +203,15 @@ static int register_p(lua_State *L) {
     }
     for (int i = 0; i < n; i++) {
         lua_pushlightuserdata(L, e);
-        lua_pushinteger(L, ids[i]);
-        lua_pushinteger(L, kinds[i]);
-        lua_pushcclosure(L, l_swift_fn, 3);
+        lua_pushlightuserdata(L, fns[i]);
+        lua_pushcclosure(L, kinds[i] ? l_swift_suspending_fn : l_swift_fn, 2);
         lua_setfield(L, -2, names[i]);
     }
     return 0;
 }
 
 int cl_embed_register(lua_State *L, const char *module, int n, const char *const *names,
-                      const int *ids, const int *kinds) {
+                      void *const *fns, const int *kinds) {
     cl_embed_host *e = embed_from_registry(L);
     if (!e || !lua_checkstack(L, 8)) return -1;
     int top = lua_gettop(L);
@@ -218,7 +220,7 @@ int cl_embed_register(lua_State *L, const char *module, int n, const char *const
     lua_pushlightuserdata(L, (void *)module);
     lua_pushinteger(L, n);
     lua_pushlightuserdata(L, (void *)names);
-    lua_pushlightuserdata(L, (void *)ids);
+    lua_pushlightuserdata(L, (void *)fns);
     lua_pushlightuserdata(L, (void *)kinds);
     int rc = 0;
     if (lua_pcall(L, 6, 0, 0) != LUA_OK) {
@@ -386,6 +388,31 @@ int cl_embed_pcall(lua_State *L, const char *module, const char *fn,
         }
         rc = -1;
     }
+    lua_settop(L, top);
+    return rc;
+}
+
+/* ---- plain C functions registered by the host */
+
+static int register_c_p(lua_State *L) {
+    const char *module = lua_touserdata(L, 1);
+    const char *name = lua_touserdata(L, 2);
+    lua_CFunction fn = (lua_CFunction)lua_touserdata(L, 3);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    luaL_getsubtable(L, -1, module);
+    lua_pushcfunction(L, fn);
+    lua_setfield(L, -2, name);
+    return 0;
+}
+
+int cl_embed_register_c(lua_State *L, const char *module, const char *name, lua_CFunction fn) {
+    if (!lua_checkstack(L, 6)) return -1;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, register_c_p);
+    lua_pushlightuserdata(L, (void *)module);
+    lua_pushlightuserdata(L, (void *)name);
+    lua_pushlightuserdata(L, (void *)fn);
+    int rc = lua_pcall(L, 3, 0, 0) == LUA_OK ? 0 : -1;
     lua_settop(L, top);
     return rc;
 }

@@ -26,9 +26,10 @@ enum {
 
 typedef struct cl_embed_host {
     void *ctx;
-    /// Swift function `fn` called with its arguments at 1..nargs: returns the count
-    /// of results it pushed, or one of the CL_EMBED_* codes.
-    int (*call)(void *ctx, lua_State *L, int fn, int nargs, int64_t *aux);
+    /// Swift function `fn` (the pointer given to cl_embed_register) called with its
+    /// arguments at 1..nargs: returns the count of results it pushed, or one of the
+    /// CL_EMBED_* codes.
+    int (*call)(void *ctx, lua_State *L, void *fn, int nargs, int64_t *aux);
     /// A suspended call's job is done: push its results (count) or a CL_EMBED_* code.
     int (*finish)(void *ctx, lua_State *L, int64_t job, int64_t *aux);
     /// The count hook fired on L: a CL_HOOK_* code (*status, *value for CANCEL).
@@ -53,11 +54,14 @@ int cl_embed_ref(lua_State *L, int idx);
 /// Drops a registry reference (never raises: the slot exists).
 void cl_embed_unref(lua_State *L, int ref);
 
-/// Sets package.loaded[module][names[i]] to Swift function ids[i] (kinds[i]: 0 runs
+/// Sets package.loaded[module][names[i]] to Swift function fns[i] (kinds[i]: 0 runs
 /// on the kernel thread, 1 suspends the calling task). Protected: 0, or -1 with a
 /// message in the host's errbuf.
 int cl_embed_register(lua_State *L, const char *module, int n, const char *const *names,
-                      const int *ids, const int *kinds);
+                      void *const *fns, const int *kinds);
+
+/// Sets package.loaded[module][name] to the C function `fn` (protected): 0 or -1.
+int cl_embed_register_c(lua_State *L, const char *module, const char *name, lua_CFunction fn);
 
 /// Installs (count > 0) or removes the preemption/budget hook on L and on every
 /// coroutine created from it afterwards.

@@ -22,7 +22,13 @@ final class EmbedCore: @unchecked Sendable {
     final class Function {
         let qualifiedName: String
         let body: LuaHostFunction.Body
-        init(_ name: String, _ body: LuaHostFunction.Body) { qualifiedName = name; self.body = body }
+        /// The synchronous one-result body, kept apart for the fast path.
+        let sync: ((LuaArguments) throws -> LuaValue)?
+        init(_ name: String, _ body: LuaHostFunction.Body) {
+            qualifiedName = name
+            self.body = body
+            if case .sync(let f) = body { sync = f } else { sync = nil }
+        }
     }
     private var functions: [Function] = []
 
@@ -69,7 +75,12 @@ final class EmbedCore: @unchecked Sendable {
         e.initialize(to: cl_embed_host())
         e.pointee.ctx = Unmanaged.passUnretained(self).toOpaque()
         e.pointee.call = { ctx, L, fn, nargs, aux in
-            Unmanaged<EmbedCore>.fromOpaque(ctx!).takeUnretainedValue().callSwift(L!, Int(fn), nargs, aux!)
+            // Guaranteed references: no retain/release on the hot path.
+            Unmanaged<EmbedCore>.fromOpaque(ctx!)._withUnsafeGuaranteedRef { core in
+                Unmanaged<Function>.fromOpaque(fn!)._withUnsafeGuaranteedRef { f in
+                    core.callSwift(L!, f, nargs, aux!)
+                }
+            }
         }
         e.pointee.finish = { ctx, L, job, aux in
             Unmanaged<EmbedCore>.fromOpaque(ctx!).takeUnretainedValue().finishJob(L!, Int(job), aux!)
@@ -109,13 +120,14 @@ final class EmbedCore: @unchecked Sendable {
     // MARK: registering Swift functions
 
     func register(module: String, _ fns: [LuaHostFunction]) throws(LuaHostError) {
-        var names = fns.map { strdup($0.name) }
+        let names = fns.map { strdup($0.name) }
         defer { names.forEach { free($0) } }
-        var ids: [Int32] = []
+        var ptrs: [UnsafeMutableRawPointer?] = []
         var kinds: [Int32] = []
         for f in fns {
-            ids.append(Int32(functions.count))
-            functions.append(Function("\(module).\(f.name)", f.body))
+            let fn = Function("\(module).\(f.name)", f.body)
+            functions.append(fn) // keeps it alive for the state's lifetime
+            ptrs.append(Unmanaged.passUnretained(fn).toOpaque())
             switch f.body {
             case .sync, .syncMany: kinds.append(0)
             case .async, .blocking: kinds.append(1)
@@ -123,10 +135,15 @@ final class EmbedCore: @unchecked Sendable {
         }
         let rc = names.withUnsafeBufferPointer { n in
             n.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: n.count) { np in
-                cl_embed_register(L, module, Int32(fns.count), np, ids, kinds)
+                cl_embed_register(L, module, Int32(fns.count), np, ptrs, kinds)
             }
         }
         if rc != 0 { throw .outOfMemory(String(cBuffer: withUnsafeBytes(of: e.pointee.errbuf) { Array($0.bindMemory(to: CChar.self)) })) }
+        try publish(module)
+    }
+
+    /// Makes module `name` visible to scripts (embed.publish).
+    func publish(_ module: String) throws(LuaHostError) {
         var enc = ValueEncoder(host: host)
         try enc.add(.string(LuaString(module)))
         try pcall("publish", enc)
@@ -152,15 +169,31 @@ final class EmbedCore: @unchecked Sendable {
 
     // MARK: Swift functions called from Lua (C -> here; never raises)
 
-    private func callSwift(_ L: OpaquePointer, _ id: Int, _ nargs: Int32, _ aux: UnsafeMutablePointer<Int64>) -> Int32 {
-        guard id >= 0, id < functions.count else { return fail("unknown Swift function") }
-        let f = functions[id]
-        switch f.body {
-        case .sync(let body):
+    @inline(__always)
+    private func callSwift(_ L: OpaquePointer, _ f: Function, _ nargs: Int32, _ aux: UnsafeMutablePointer<Int64>) -> Int32 {
+        if let body = f.sync {
             let v: LuaValue
             do { v = try body(LuaArguments(stack: L, count: nargs, core: self)) } catch { return failure(error, aux) }
-            lua_settop(L, 0)
-            return push(L, v) ? 1 : fail("cannot return the result of '\(f.qualifiedName)': out of memory or a foreign reference")
+            // The C function returns the value on top: the arguments may stay below.
+            switch v {
+            case .integer(let i): lua_pushinteger(L, lua_Integer(i))
+            case .number(let d): lua_pushnumber(L, d)
+            case .nil: lua_pushnil(L)
+            case .boolean(let b): lua_pushboolean(L, b ? 1 : 0)
+            default:
+                guard lua_checkstack(L, 2) != 0, push(L, v) else {
+                    return fail("cannot return the result of '\(f.qualifiedName)': out of memory or a foreign reference")
+                }
+            }
+            return 1
+        }
+        return callSwiftSlow(L, f, nargs, aux)
+    }
+
+    private func callSwiftSlow(_ L: OpaquePointer, _ f: Function, _ nargs: Int32, _ aux: UnsafeMutablePointer<Int64>) -> Int32 {
+        switch f.body {
+        case .sync:
+            return 0 // handled by callSwift
         case .syncMany(let body):
             let v: [LuaValue]
             do { v = try body(LuaArguments(stack: L, count: nargs, core: self)) } catch { return failure(error, aux) }

@@ -8,48 +8,45 @@ import CLuaShim
 /// a copy. The typed accessors throw ``LuaArgumentError``, which Lua raises as
 /// lauxlib would: `bad argument #2 to 'host.add' (number expected, got string)`.
 public struct LuaArguments: @unchecked Sendable {
-    private enum Storage {
-        case stack(OpaquePointer, EmbedCore)
-        case values([LuaValue])
-    }
-    private let storage: Storage
+    // Either a Lua stack (L non-nil: a synchronous call in progress) or a copy.
+    private let L: OpaquePointer?
+    private unowned(unsafe) let core: EmbedCore?
+    private let stored: [LuaValue]?
     /// How many arguments were passed.
     public let count: Int
 
     init(stack L: OpaquePointer, count: Int32, core: EmbedCore) {
-        storage = .stack(L, core)
+        self.L = L
+        self.core = core
+        stored = nil
         self.count = Int(count)
     }
 
     /// Arguments given as values (also handy to test a host function directly).
     public init(_ values: [LuaValue]) {
-        storage = .values(values)
+        L = nil
+        core = nil
+        stored = values
         count = values.count
     }
 
     /// A copy of every argument.
     public var values: [LuaValue] {
-        switch storage {
-        case .values(let v): v
-        case .stack(let L, let core): core.readAll(L, from: 1, to: Int32(count))
-        }
+        if let L, let core { return core.readAll(L, from: 1, to: Int32(count)) }
+        return stored ?? []
     }
 
     /// Argument `i` (nil if absent).
     public subscript(i: Int) -> LuaValue {
         guard i >= 1, i <= count else { return .nil }
-        switch storage {
-        case .values(let v): return v[i - 1]
-        case .stack(let L, let core): return core.read(L, Int32(i))
-        }
+        if let L, let core { return core.read(L, Int32(i)) }
+        return stored![i - 1]
     }
 
     private func typeName(_ i: Int) -> String {
         guard i >= 1, i <= count else { return "no value" }
-        switch storage {
-        case .values(let v): return v[i - 1].typeName
-        case .stack(let L, _): return String(cString: lua_typename(L, lua_type(L, Int32(i))))
-        }
+        if let L { return String(cString: lua_typename(L, lua_type(L, Int32(i)))) }
+        return stored![i - 1].typeName
     }
 
     private func typeError(_ i: Int, _ expected: String) -> LuaArgumentError {
@@ -58,10 +55,11 @@ public struct LuaArguments: @unchecked Sendable {
 
     /// An integer argument (a float with an integer value is accepted, as Lua does).
     public func int(_ i: Int) throws(LuaArgumentError) -> Int {
-        if case .stack(let L, _) = storage, i >= 1, i <= count {
+        if let L, i >= 1, i <= count {
+            // As luaL_checkinteger: numbers and numeric strings with an integer value.
             var ok: Int32 = 0
-            let v = lua_tointegerx(L, Int32(i), &ok)
-            if ok != 0, lua_type(L, Int32(i)) == LUA_TNUMBER { return Int(v) }
+            let v = lua_tointegerx(L, Int32(truncatingIfNeeded: i), &ok)
+            if ok != 0 { return Int(v) }
             if lua_type(L, Int32(i)) == LUA_TNUMBER {
                 throw LuaArgumentError(i, "number has no integer representation")
             }
@@ -75,8 +73,10 @@ public struct LuaArguments: @unchecked Sendable {
 
     /// A number argument.
     public func double(_ i: Int) throws(LuaArgumentError) -> Double {
-        if case .stack(let L, _) = storage, i >= 1, i <= count {
-            if lua_type(L, Int32(i)) == LUA_TNUMBER { return lua_tonumberx(L, Int32(i), nil) }
+        if let L, i >= 1, i <= count {
+            var ok: Int32 = 0
+            let v = lua_tonumberx(L, Int32(truncatingIfNeeded: i), &ok)
+            if ok != 0 { return v }
             throw typeError(i, "number")
         }
         guard let d = self[i].doubleValue else { throw typeError(i, "number") }

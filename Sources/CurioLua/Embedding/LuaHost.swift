@@ -70,6 +70,17 @@ public final class LuaHost: Sendable {
         }
     }
 
+    /// Registers a plain C `lua_CFunction` as `module.name` (it runs on the kernel
+    /// thread with Lua's own rules: it may raise). Call it before ``start()``.
+    public func register(module: String, cFunction name: String,
+                         _ function: @escaping @convention(c) (OpaquePointer?) -> Int32) throws(LuaHostError) {
+        try shared.withLock { s throws(LuaHostError) in
+            guard s.phase == .idle else { throw .alreadyStarted }
+            guard cl_embed_register_c(core.L, module, name, function) == 0 else { throw .outOfMemory("register") }
+            try core.publish(module)
+        }
+    }
+
     /// Starts the runtime's kernel on a thread of its own.
     public func start() throws(LuaHostError) {
         try begin()
