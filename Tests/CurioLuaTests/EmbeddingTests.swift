@@ -504,3 +504,42 @@ final class Counter: @unchecked Sendable {
         #expect(LuaValue(3.0).description == "3.0")
     }
 }
+
+import Logging
+
+/// A log handler that keeps the messages.
+final class CapturedLog: LogHandler, @unchecked Sendable {
+    let box = Counter()
+    private let lock = NSLock()
+    private var messages: [String] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        lock.lock(); messages.append("\(event.level) \(event.message)"); lock.unlock()
+    }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return messages }
+}
+
+@Suite struct Diagnostics {
+    @Test func crashReportsAndLimitsGoToTheLogger() async throws {
+        let log = CapturedLog()
+        let logger = Logger(label: "test") { _ in log }
+        let lua = try startedHost(.init(instructionBudget: 100_000, logger: logger))
+        try await within {
+            try await lua.load("""
+                local curio = require 'curio'
+                function crash() curio.spawn(function() error('plugin bug') end) curio.sleep(0.01) end
+                function spin() while true do end end
+                """, name: "=plugin")
+            _ = try await lua.call("crash")
+            _ = try? await lua.call("spin")
+        }
+        await lua.shutdown()
+        #expect(log.all.contains { $0.hasPrefix("error Task Crash") && $0.contains("plugin:2: plugin bug") }, "\(log.all)")
+        #expect(log.all.contains { $0.contains("instruction budget exceeded") }, "\(log.all)")
+    }
+}

@@ -135,6 +135,8 @@ end
 
 local function report_crash(t, e, tb)
   local trace = M.user_traceback(tb)
+  -- An embedding host sends crash reports to its logger (curio.embed sets this).
+  if M.crash_reporter then return M.crash_reporter(t.name, t[ID], tostring(e), trace) end
   io.stderr:write(("Task Crash: %s (id %d)\n%s\n%s"):format(t.name, t[ID], tostring(e),
     trace and trace .. "\n" or ""))
   io.stderr:flush()

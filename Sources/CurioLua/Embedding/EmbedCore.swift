@@ -94,6 +94,14 @@ final class EmbedCore: @unchecked Sendable {
         runtime.embedding = self
         cl_embed_attach(L, e)
         if let limit = c.memoryLimit { runtime.memoryLimit = limit }
+        // Crash reports of the runtime's tasks go to the logger (embed.configure).
+        try registerFunctions(module: "curio.embedlog", [
+            .sync("crash") { [logger] a in
+                let text = try a.string(1)
+                logger.error("\(text)")
+                return .nil
+            },
+        ])
         // embed.configure(libraries, package.path)
         var enc = ValueEncoder(host: host)
         try? enc.add(.string(LuaString(c.libraries.names.joined(separator: ","))))
@@ -120,6 +128,12 @@ final class EmbedCore: @unchecked Sendable {
     // MARK: registering Swift functions
 
     func register(module: String, _ fns: [LuaHostFunction]) throws(LuaHostError) {
+        try registerFunctions(module: module, fns)
+        try publish(module)
+    }
+
+    /// Registers without making the module visible to scripts.
+    private func registerFunctions(module: String, _ fns: [LuaHostFunction]) throws(LuaHostError) {
         let names = fns.map { strdup($0.name) }
         defer { names.forEach { free($0) } }
         var ptrs: [UnsafeMutableRawPointer?] = []
@@ -139,7 +153,6 @@ final class EmbedCore: @unchecked Sendable {
             }
         }
         if rc != 0 { throw .outOfMemory(String(cBuffer: withUnsafeBytes(of: e.pointee.errbuf) { Array($0.bindMemory(to: CChar.self)) })) }
-        try publish(module)
     }
 
     /// Makes module `name` visible to scripts (embed.publish).
