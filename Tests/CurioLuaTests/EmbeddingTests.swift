@@ -2,17 +2,24 @@ import Testing
 import Foundation
 @testable import CurioLua
 
-/// Bounds an async test step: fails instead of hanging.
+/// Bounds an async test step: fails instead of hanging (even on a wait that
+/// ignores cancellation: the body runs in a task of its own).
 func within<T: Sendable>(_ seconds: Double = 20, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { g in
-        g.addTask { try await body() }
-        g.addTask { try await Task.sleep(for: .seconds(seconds)); return nil }
-        guard let r = try await g.next()!, let v = r as T? else {
-            g.cancelAll()
-            throw TimedOut()
-        }
-        g.cancelAll()
-        return v
+    let once = Once<T>()
+    return try await withCheckedThrowingContinuation { c in
+        once.set(c)
+        Task { do { once.resume(.success(try await body())) } catch { once.resume(.failure(error)) } }
+        Task { try? await Task.sleep(for: .seconds(seconds)); once.resume(.failure(TimedOut())) }
+    }
+}
+
+final class Once<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var c: CheckedContinuation<T, any Error>?
+    func set(_ c: CheckedContinuation<T, any Error>) { lock.lock(); self.c = c; lock.unlock() }
+    func resume(_ r: Result<T, any Error>) {
+        lock.lock(); let c = self.c; self.c = nil; lock.unlock()
+        c?.resume(with: r)
     }
 }
 struct TimedOut: Error {}
@@ -541,5 +548,81 @@ final class CapturedLog: LogHandler, @unchecked Sendable {
         await lua.shutdown()
         #expect(log.all.contains { $0.hasPrefix("error Task Crash") && $0.contains("plugin:2: plugin bug") }, "\(log.all)")
         #expect(log.all.contains { $0.contains("instruction budget exceeded") }, "\(log.all)")
+    }
+}
+
+@Suite struct Documentation {
+    @Test func readmeHelloPlugin() async throws {
+        let lua = try LuaHost(configuration: .init(memoryLimit: 16 << 20, instructionBudget: 10_000_000))
+        try lua.register(module: "host", [.sync("greeting") { _ in "hello" }])
+        try lua.start()
+        try await within {
+            try await lua.load("function hi(name) return host.greeting() .. ', ' .. name end")
+            #expect(try await lua.call("hi", "plugin") == ["hello, plugin"])
+        }
+        await lua.shutdown()
+    }
+
+    @Test func optionalAndDecodedArguments() async throws {
+        struct Point: Decodable, Equatable { var x: Int; var y: Int }
+        let lua = try LuaHost()
+        try lua.register(module: "geo", [
+            .sync("scale") { a in
+                let p = try a.decode(Point.self, 1)
+                let k = try a.optional(2, a.int) ?? 1
+                return try LuaEncoder().encode(["x": p.x * k, "y": p.y * k])
+            },
+        ])
+        try lua.start()
+        try await within {
+            try await lua.load("function f() return geo.scale({x = 1, y = 2}, 3), geo.scale({x = 1, y = 2}) end")
+            let r = try await lua.call("f")
+            #expect(r == [["x": 3, "y": 6], ["x": 1, "y": 2]])
+            try await lua.load("function g() return pcall(geo.scale, {x = 'a'}) end")
+            let e = try await lua.call("g")
+            #expect(e[1].stringValue?.hasPrefix("bad argument #1 to 'geo.scale'") == true, "\(e)")
+        }
+        await lua.shutdown()
+    }
+
+    @Test func directArgumentsForTests() throws {
+        let a = LuaArguments([1, "x"])
+        #expect(try a.int(1) == 1)
+        #expect(try a.string(2) == "x")
+        #expect(throws: LuaArgumentError.self) { try a.bool(2) }
+        #expect(a[3] == nil)
+    }
+}
+
+@Suite struct Stubborn {
+    @Test func shutdownEndsTasksThatCatchTheirCancellation() async throws {
+        let lua = try startedHost()
+        try await within {
+            try await lua.load("""
+                local curio = require 'curio'
+                function stubborn() while true do pcall(curio.sleep, 10) end end
+                function spinner() while true do pcall(function() while true do end end) end end
+                """)
+            let a = Task { try await lua.call("stubborn") }
+            let b = Task { try await lua.call("spinner") }
+            try await Task.sleep(for: .milliseconds(30))
+            await lua.shutdown()
+            _ = try? await a.value
+            _ = try? await b.value
+        }
+    }
+
+    @Test func aModuleThatLoopsAtLoadIsUnderTheCallsLimits() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("curio-embed-loop-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "while true do end".write(to: dir.appendingPathComponent("loops.lua"), atomically: true, encoding: .utf8)
+        let lua = try startedHost(.init(instructionBudget: 1_000_000, packagePath: dir.path + "/?.lua"))
+        try await within {
+            do { _ = try await lua.call("loops.f"); Issue.record("no error") } catch let e as LuaError {
+                #expect(e.limit == .instructions)
+            }
+        }
+        await lua.shutdown()
     }
 }

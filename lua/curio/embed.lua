@@ -167,9 +167,10 @@ local function resolve(path)
   return v
 end
 
---- Starts call `id` of Swift as a task: the function `a` names (by kind), called
---- with the rest. `hook`: the instruction count of the call's budget hook (0: none).
-function M.start_call(id, hook, kind, a, b, ...)
+--- The body of a call's task: finds the function `a` names (by kind) and calls
+--- it with the rest. Runs inside the task, so a module loaded on the way is
+--- under the call's limits.
+local function invoke(kind, a, b, ...)
   local fn
   if kind == "path" then
     fn = resolve(a)
@@ -184,9 +185,15 @@ function M.start_call(id, hook, kind, a, b, ...)
     fn, err = loadfile(a, "t", M.env)
     if not fn then error(err, 0) end
   elseif kind == "require" then
-    fn = function() return M.require(a) end
+    return M.require(a)
   end
-  local t = core.spawn(ecore.run_call, id, hook, fn, ...)
+  return fn(...)
+end
+
+--- Starts call `id` of Swift as a task. `hook`: the instruction count of the
+--- call's budget hook (0: as inherited).
+function M.start_call(id, hook, ...)
+  local t = core.spawn(ecore.run_call, id, hook, invoke, ...)
   core.kcall(K.EMBED_BIND, id, t.id)
 end
 

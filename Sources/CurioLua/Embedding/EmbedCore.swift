@@ -281,7 +281,12 @@ final class EmbedCore: @unchecked Sendable {
     // MARK: the count hook (limits, cancellation of running code, preemption)
 
     private func hook(_ L: OpaquePointer, _ status: UnsafeMutablePointer<Int32>, _ value: UnsafeMutablePointer<Double>) -> Int32 {
-        guard let k = kernel, let t = k.current else { return Int32(CL_HOOK_CONTINUE) }
+        // Only task coroutines: the main state runs the kernel's protected calls.
+        guard L != self.L, let k = kernel, let t = k.current else { return Int32(CL_HOOK_CONTINUE) }
+        if closing && t !== mainTask {
+            cl_embed_sethookcount(L, 1)
+            return raise((Int32(CurioStatus.cancelled.rawValue), 0, false), status, value)
+        }
         if let c = callByTask[t.id] {
             if let s = c.stop {
                 cl_embed_sethookcount(L, 1) // raise again at every instruction until the call is over
@@ -439,10 +444,18 @@ final class EmbedCore: @unchecked Sendable {
         return 0
     }
 
-    /// Ends the serve loop: the main task is cancelled, then every other task.
+    /// Ends the serve loop: the main task is cancelled, then every other task. From
+    /// now on the hook raises TaskCancelled in every task at every instruction, so
+    /// a task that catches its cancellation cannot hold the shutdown up.
     func stopServing() {
-        if let k = kernel, let m = mainTask { k.cancel(m) }
+        closing = true
+        guard let k = kernel else { return }
+        // The hook at every instruction (coroutines made from now on inherit it).
+        cl_embed_sethook(L, 1)
+        for id in k.tasks.ids { if let co = k.tasks[id]?.hostPointer { cl_embed_sethook(co, 1) } }
+        if let m = mainTask { k.cancel(m) }
     }
+    private var closing = false
 
     func unref(_ refs: [Int32]) {
         for r in refs { cl_embed_unref(L, r) }

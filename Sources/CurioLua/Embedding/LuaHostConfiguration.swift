@@ -149,7 +149,7 @@ public struct LuaError: Error, Sendable, CustomStringConvertible {
     /// Which runtime limit stopped the call, if one did.
     public var limit: Limit? {
         switch kind {
-        case "TaskTimeout": .time
+        case "TaskTimeout", "TimeoutCancellationError": .time
         case "BudgetExceeded": .instructions
         default: message.contains("not enough memory") ? .memory : nil
         }
