@@ -132,8 +132,11 @@ public struct LuaArguments: @unchecked Sendable {
 /// A bad argument to a Swift function called from Lua: Lua raises it as
 /// `bad argument #<index> to '<function>' (<message>)`.
 public struct LuaArgumentError: Error, Sendable, CustomStringConvertible {
+    /// The argument's position (1-based).
     public let index: Int
+    /// What is wrong, as lauxlib says it ("number expected, got string").
     public let message: String
+    /// An error about argument `index`.
     public init(_ index: Int, _ message: String) {
         self.index = index
         self.message = message

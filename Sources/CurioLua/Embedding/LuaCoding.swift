@@ -10,6 +10,7 @@
 public struct LuaEncoder: Sendable {
     public init() {}
 
+    /// The Lua value of `value`.
     public func encode<T: Encodable>(_ value: T) throws -> LuaValue {
         let root = Node()
         try value.encode(to: Enc(node: root, codingPath: []))
@@ -23,6 +24,7 @@ public struct LuaEncoder: Sendable {
 public struct LuaDecoder: Sendable {
     public init() {}
 
+    /// A `T` read from `value`.
     public func decode<T: Decodable>(_ type: T.Type, from value: LuaValue) throws -> T {
         try T(from: Dec(value: value, codingPath: []))
     }

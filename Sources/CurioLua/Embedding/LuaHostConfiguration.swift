@@ -7,10 +7,15 @@ public struct LuaLibraries: OptionSet, Sendable, Hashable {
 
     /// The base functions (`print`, `pairs`, `pcall`, `load` of text...), always given.
     public static let base = LuaLibraries(rawValue: 1 << 0)
+    /// The `coroutine` library.
     public static let coroutine = LuaLibraries(rawValue: 1 << 1)
+    /// The `table` library.
     public static let table = LuaLibraries(rawValue: 1 << 2)
+    /// The `string` library.
     public static let string = LuaLibraries(rawValue: 1 << 3)
+    /// The `math` library.
     public static let math = LuaLibraries(rawValue: 1 << 4)
+    /// The `utf8` library.
     public static let utf8 = LuaLibraries(rawValue: 1 << 5)
     /// `os.time`, `os.clock`, `os.date`, `os.difftime` only.
     public static let osTime = LuaLibraries(rawValue: 1 << 6)
@@ -18,6 +23,7 @@ public struct LuaLibraries: OptionSet, Sendable, Hashable {
     public static let os = LuaLibraries(rawValue: 1 << 7)
     /// `io`, `dofile`, `loadfile`.
     public static let io = LuaLibraries(rawValue: 1 << 8)
+    /// The `debug` library.
     public static let debug = LuaLibraries(rawValue: 1 << 9)
     /// The `package` table, `package.loadlib` and C modules.
     public static let nativeModules = LuaLibraries(rawValue: 1 << 10)
@@ -76,6 +82,7 @@ extension LuaHost {
         /// never blocks).
         public var preemptionInterval: Int
 
+        /// A configuration; every argument has the default described on its field.
         public init(name: String = "lua", libraries: LuaLibraries = .plugin, memoryLimit: Int? = nil,
                     instructionBudget: Int? = nil, callTimeout: Duration? = nil, packagePath: String? = nil,
                     logger: Logger = Logger(label: "curio-lua"), preemptionInterval: Int = 10_000) {
@@ -97,6 +104,7 @@ public struct LuaCallOptions: Sendable {
     public var instructionBudget: Int?
     /// How long the call may take (nil: the configuration's).
     public var timeout: Duration?
+    /// Limits for one call (nil: the runtime's configuration).
     public init(instructionBudget: Int? = nil, timeout: Duration? = nil) {
         self.instructionBudget = instructionBudget
         self.timeout = timeout

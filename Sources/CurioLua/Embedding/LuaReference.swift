@@ -23,6 +23,7 @@ public final class LuaReference: Sendable, Hashable, CustomStringConvertible {
 
 /// A Lua function held by Swift. Calling it runs it as a new task of its runtime.
 public final class LuaFunction: Sendable, Hashable {
+    /// The reference that keeps the function alive.
     public let reference: LuaReference
 
     init(_ reference: LuaReference) { self.reference = reference }

@@ -30,8 +30,11 @@ public enum LuaValue: Sendable, Hashable {
 /// The bytes of a Lua string. Lua strings need not be UTF-8; ``string`` decodes
 /// them (invalid sequences become U+FFFD).
 public struct LuaString: Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
+    /// The string's bytes.
     public var bytes: [UInt8]
+    /// A string of these bytes.
     public init(bytes: [UInt8]) { self.bytes = bytes }
+    /// The UTF-8 bytes of `string`.
     public init(_ string: String) { bytes = Array(string.utf8) }
     public init(stringLiteral value: String) { self.init(value) }
     /// The bytes decoded as UTF-8.
@@ -48,6 +51,7 @@ public struct LuaTable: Sendable, Hashable {
     /// Every other entry (keys are never nil or NaN).
     public var hash: [LuaValue: LuaValue]
 
+    /// A table with this sequence and these other entries.
     public init(array: [LuaValue] = [], hash: [LuaValue: LuaValue] = [:]) {
         self.array = array
         self.hash = hash
@@ -81,6 +85,7 @@ public struct LuaTable: Sendable, Hashable {
         }
     }
 
+    /// The value at a string key.
     public subscript(key: String) -> LuaValue {
         get { self[.string(LuaString(key))] }
         set { self[.string(LuaString(key))] = newValue }
@@ -95,6 +100,7 @@ public struct LuaTable: Sendable, Hashable {
 
     /// Whether the table is a sequence only (no other entries).
     public var isSequence: Bool { hash.isEmpty }
+    /// The number of entries.
     public var count: Int { array.count + hash.count }
 }
 
@@ -120,6 +126,7 @@ extension LuaValue {
         }
     }
 
+    /// Whether this is nil.
     public var isNil: Bool { self == .nil }
 }
 
@@ -140,9 +147,13 @@ extension LuaValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expres
         self = .table(t)
     }
 
+    /// A boolean.
     public init(_ value: Bool) { self = .boolean(value) }
+    /// An integer.
     public init(_ value: Int) { self = .integer(value) }
+    /// A float.
     public init(_ value: Double) { self = .number(value) }
+    /// A string (its UTF-8 bytes).
     public init(_ value: String) { self = .string(LuaString(value)) }
     /// Bytes as a Lua string.
     public init(bytes: [UInt8]) { self = .string(LuaString(bytes: bytes)) }
@@ -152,6 +163,7 @@ extension LuaValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expres
         for (i, v) in values.enumerated() { t[.integer(i + 1)] = v }
         self = .table(t)
     }
+    /// A table with string keys.
     public init(_ fields: [String: LuaValue]) {
         var t = LuaTable()
         for (k, v) in fields { t[k] = v }
@@ -189,8 +201,11 @@ extension LuaValue {
         default: nil
         }
     }
+    /// A boolean (nil for any other type: Lua truth is ``isTruthy``).
     public var boolValue: Bool? { if case .boolean(let b) = self { b } else { nil } }
+    /// A table's copy.
     public var tableValue: LuaTable? { if case .table(let t) = self { t } else { nil } }
+    /// A function reference.
     public var functionValue: LuaFunction? { if case .function(let f) = self { f } else { nil } }
     /// A table's sequence part.
     public var arrayValue: [LuaValue]? { tableValue?.array }
@@ -199,6 +214,7 @@ extension LuaValue {
 
     /// `value[key]` for tables (nil otherwise).
     public subscript(key: String) -> LuaValue { tableValue?[key] ?? .nil }
+    /// `value[index]` for tables (nil otherwise).
     public subscript(index: Int) -> LuaValue { tableValue?[.integer(index)] ?? .nil }
 }
 
