@@ -22,7 +22,11 @@ let package = Package(
         .target(name: "CurioKernel", dependencies: ["CSys"]),
         .target(name: "CurioLua", dependencies: ["CurioKernel", "CLuaShim", "CLua54", "CSys",
                                                  .product(name: "Logging", package: "swift-log")]),
-        .executableTarget(name: "curio-lua", dependencies: ["CurioLua", "CSys"]),
+        // The REPL's line editing: Debian's libedit (libedit-dev), linked by the CLI only.
+        .target(name: "CLineEdit", dependencies: ["CLua54"], linkerSettings: [.linkedLibrary("edit")]),
+        // The LuaLS stubs of types/, embedded for `curio-lua --types DIR`.
+        .target(name: "CStubs", dependencies: ["CLua54"]),
+        .executableTarget(name: "curio-lua", dependencies: ["CurioLua", "CSys", "CLineEdit", "CStubs"]),
         // benchmarks/embed.sh: Swift functions and calls against a plain lua_CFunction.
         .target(name: "CEmbedBench", dependencies: ["CLua54"], path: "benchmarks/embed/CEmbedBench"),
         .executableTarget(name: "embed-bench", dependencies: ["CurioLua", "CEmbedBench"], path: "benchmarks/embed/Sources"),

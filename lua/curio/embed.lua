@@ -10,7 +10,7 @@ function M.run_string(source, name)
   local chunk, err = load(source, name)
   if not chunk then error(err, 0) end
   local t = curio._run_main(chunk)
-  if t._error ~= nil then error(tostring(t._error), 0) end
+  if t._error ~= nil then error(require("curio.cli").error_text(t._error), 0) end
   if not t:done() then error("the main task did not finish", 0) end
   return (t:result())
 end
@@ -29,7 +29,7 @@ M.path = package.path
 -- Modules of the library that scripts never get: they reach the kernel directly.
 local INTERNAL = {
   ["curio.core"] = true, ["curio.csocket"] = true, ["curio.embed"] = true,
-  ["curio.embedcore"] = true, ["curio.embedlog"] = true, ["curio.cli"] = true,
+  ["curio.embedcore"] = true, ["curio.cli"] = true,
 }
 local STD = { "coroutine", "table", "string", "math", "utf8", "os", "io", "debug" }
 local BASE = {
@@ -56,11 +56,6 @@ function M.configure(libs, all, path)
     error((errors[kind] or errors.SwiftError)(message), 0)
   end)
   if path then M.path = path end
-  -- Crash reports of tasks nobody joins go to the host's logger.
-  local report = package.loaded["curio.embedlog"].crash
-  require("curio.task").crash_reporter = function(name, id, err, trace)
-    report(("Task Crash: %s (id %d)\n%s%s"):format(name, id, err, trace and "\n" .. trace or ""))
-  end
   local allow = {}
   for name in libs:gmatch("[^,]+") do allow[name] = true end
   M.allow = allow

@@ -94,14 +94,9 @@ final class EmbedCore: @unchecked Sendable {
         runtime.embedding = self
         cl_embed_attach(L, e)
         if let limit = c.memoryLimit { runtime.memoryLimit = limit }
-        // Crash reports of the runtime's tasks go to the logger (embed.configure).
-        try registerFunctions(module: "curio.embedlog", [
-            .sync("crash") { [logger] a in
-                let text = try a.string(1)
-                logger.error("\(text)")
-                return .nil
-            },
-        ])
+        // Diagnostics (crash reports of tasks nobody joins, CURIO_DEBUG output) go
+        // to the logger, a line per message.
+        runtime.diagnosticLog = { [logger] line in logger.error("\(line)") }
         // embed.configure(libraries, package.path)
         var enc = ValueEncoder(host: host)
         try? enc.add(.string(LuaString(c.libraries.names.joined(separator: ","))))
