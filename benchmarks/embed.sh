@@ -13,7 +13,9 @@ rows = [("embedding figure", "curio-lua", "reference", "ratio", "target")]
 for line in sys.stdin:
     name, v, unit, ref = line.split()
     v, ref = float(v), float(ref)
-    if name == "sync_call_ns":
+    if name == "ref_growth_bytes":
+        rows.append(("state memory growth over 1M references (B)", f"{v:,.0f}", f"{ref:,.0f} (state before)", "", "flat"))
+    elif name == "sync_call_ns":
         rows.append(("Lua->Swift sync call (ns)", f"{v:.1f}", f"{ref:.1f} (lua_CFunction)", f"{v / ref:.2f}", "<= 1.5"))
     else:
         label = {"async_roundtrip_seq": "Lua->Swift async round trip, 1 task (/s)",

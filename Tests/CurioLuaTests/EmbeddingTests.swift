@@ -477,6 +477,36 @@ final class Counter: @unchecked Sendable {
     }
 }
 
+@Suite struct ManyReferences {
+    @Test func referencesMadeByManySyncCallsAreReleased() async throws {
+        // Each call hands Swift a new closure (a registry reference) that Swift drops.
+        let lua = try startedHost(.init(), ["host": [.sync("take") { a in .boolean(a[1].functionValue != nil) }]])
+        try await within(120) {
+            try await lua.load("""
+                function run(n)
+                  local ok = 0
+                  for i = 1, n do if host.take(function() return i end) then ok = ok + 1 end end
+                  return ok
+                end
+                """)
+            #expect(try await lua.call("run", 20_000) == [20_000])
+            let base = try await lua.collectGarbage()
+            #expect(try await lua.call("run", 200_000) == [200_000])
+            let after = try await lua.collectGarbage()
+            #expect(after < base + 100_000, "memory grew from \(base) to \(after)")
+        }
+        await lua.shutdown()
+    }
+
+    @Test func callsQueuedBeforeStartFailWhenTheHostNeverStarts() async throws {
+        let lua = try LuaHost()
+        let pending = Task { try await lua.call("print") }
+        try await Task.sleep(for: .milliseconds(20))
+        await lua.shutdown()
+        await #expect(throws: LuaHostError.closed) { try await pending.value }
+    }
+}
+
 @Suite struct Coding {
     struct Item: Codable, Equatable { var name: String; var tags: [String]; var size: Int; var ratio: Double?; var nested: [String: Int] }
 

@@ -138,16 +138,19 @@ public final class LuaHost: Sendable {
     /// Cancels every task of the runtime, waits for them to end, and closes the
     /// host. Calls in flight fail; later calls throw ``LuaHostError/closed``.
     public func shutdown() async {
-        let running = shared.withLock { s -> Bool in
+        let (running, dropped) = shared.withLock { s -> (Bool, [Work]) in
             switch s.phase {
             case .idle:
+                // Never started: calls queued meanwhile fail.
                 s.phase = .closed
                 s.finished = true
-                return false
-            case .closed: return false
-            case .running, .closing: return true
+                defer { s.queue = [] }
+                return (false, s.queue)
+            case .closed: return (false, [])
+            case .running, .closing: return (true, [])
             }
         }
+        for w in dropped { w.drop() }
         guard running else { return }
         enqueue(Work(run: { $0.stopServing() }, drop: {}))
         shared.withLock { if $0.phase == .running { $0.phase = .closing } }

@@ -15,6 +15,7 @@ let lua = try LuaHost(configuration: .init(name: "bench", libraries: .all))
 try lua.register(module: "host", [
     .sync("add") { a in .integer(try a.int(1) &+ a.int(2)) },
     .async("nop") { _ in [] },
+    .sync("take") { a in .boolean(a[1].functionValue != nil) },
 ])
 try lua.register(module: "cmod", cFunction: "add", bench_c_add)
 try lua.start()
@@ -46,6 +47,9 @@ try await lua.load("""
       return n / (curio.clock() - t0)
     end
     function nop() end
+    function keep_refs(n)
+      for i = 1, n do host.take(function() return i end) end
+    end
     """)
 
 let sync = try await lua.call("sync_bench", .integer(n(5_000_000)))
@@ -97,6 +101,13 @@ try await withThrowingTaskGroup(of: Void.self) { g in
 let callConc = Double(calls / 100 * 100) / (ContinuousClock.now - t0).seconds
 print(String(format: "swift_call_seq %.0f /s %.0f", callSeq, hopRate))
 print(String(format: "swift_call_100 %.0f /s %.0f", callConc, hopRate))
+// Reference lifetimes: 1,000,000 calls each handing Swift a function reference
+// that Swift drops; the state's memory after a collection, against before.
+_ = try await lua.call("keep_refs", .integer(n(100_000)))
+let before = try await lua.collectGarbage()
+_ = try await lua.call("keep_refs", .integer(n(1_000_000)))
+let after = try await lua.collectGarbage()
+print("ref_growth_bytes \(after - before) B \(before)")
 await lua.shutdown()
 
 extension Duration {
