@@ -46,7 +46,7 @@ public final class LuaHost: Sendable {
         var finished = false
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
-    private let shared = Mutex(Shared())
+    private let shared = Locked(Shared())
     private let nextCallId = Atomic<Int>(1)
     // Made right after self (it refers back); used only on the kernel thread, or
     // under `shared`'s lock before the kernel starts.
@@ -94,7 +94,7 @@ public final class LuaHost: Sendable {
     /// tasks are then cancelled). The host is closed afterwards.
     public func run(_ source: String, name: String = "=main") throws -> [LuaValue] {
         try begin()
-        let box = Mutex<Result<[LuaValue], any Error>>(.failure(LuaHostError.closed))
+        let box = Locked<Result<[LuaValue], any Error>>(.failure(LuaHostError.closed))
         let id = nextCallId.wrappingAdd(1, ordering: .relaxed).oldValue
         let budget = configuration.instructionBudget, timeout = configuration.callTimeout?.seconds
         enqueue(Work(run: { core in
