@@ -364,17 +364,20 @@ final class EmbedCore: @unchecked Sendable {
             return
         }
         calls[id] = call
-        var err = [CChar](repeating: 0, count: 1024)
         runtime.allowsSpawnOutsideTasks = true
         let rc = enc.bytes.withUnsafeBufferPointer { b in
-            cl_embed_pcall(L, "curio.embed", "start_call", b.baseAddress, b.count, enc.count, &err, err.count)
+            startErr.withUnsafeMutableBufferPointer { e in
+                cl_embed_pcall(L, "curio.embed", "start_call", b.baseAddress, b.count, enc.count, e.baseAddress, e.count)
+            }
         }
         runtime.allowsSpawnOutsideTasks = false
         if rc != 0, calls.removeValue(forKey: id) != nil {
-            let m = String(cBuffer: err)
+            let m = String(cBuffer: startErr)
             finish(.failure(LuaError(kind: nil, message: m, traceback: "", value: .string(LuaString(m)))))
         }
     }
+
+    private var startErr = [CChar](repeating: 0, count: 1024) // reused by every startCall
 
     /// Kernel calls of curio.embed (450-499). Arguments from index 2; non-raising.
     func kcall(_ L: OpaquePointer, _ op: CurioKCall) -> Int32 {
