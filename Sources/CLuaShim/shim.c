@@ -468,14 +468,9 @@ static int fail_p(lua_State *L) {
     return 0;
 }
 
-int cl_fail_task(lua_State *L, lua_State *co, int ref, char *err, size_t errlen) {
-    if (!lua_checkstack(L, 6)) return -1;
-    int top = lua_gettop(L);
-    lua_pushcfunction(L, fail_p);
-    lua_pushlightuserdata(L, co);
-    lua_pushinteger(L, ref);
+int cl_pcall_into(lua_State *L, int nargs, int top, char *err, size_t errlen) {
     int rc = 0;
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    if (lua_pcall(L, nargs, 0, 0) != LUA_OK) {
         if (err && errlen) {
             const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(error object)";
             snprintf(err, errlen, "%s", m);
@@ -484,6 +479,15 @@ int cl_fail_task(lua_State *L, lua_State *co, int ref, char *err, size_t errlen)
     }
     lua_settop(L, top);
     return rc;
+}
+
+int cl_fail_task(lua_State *L, lua_State *co, int ref, char *err, size_t errlen) {
+    if (!lua_checkstack(L, 6)) return -1;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, fail_p);
+    lua_pushlightuserdata(L, co);
+    lua_pushinteger(L, ref);
+    return cl_pcall_into(L, 2, top, err, errlen);
 }
 
 int cl_end_task(lua_State *L, int ref, int64_t cycles) {

@@ -160,6 +160,64 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(k.leaveDeadline(t, prior: nil, timeoutClock: nil), .propagate)
     }
 
+    /// curio's trap_cancel_task: a cancelled task's deadlines no longer fire while
+    /// the cancellation unwinds; one set during the cleanup does.
+    func testCancelVoidsTheTasksDeadlines() throws {
+        let k = try Kernel()
+        var t: TaskRecord!
+        var prior: Double?
+        var cleanupResumption: Resumption?
+        let body = ScriptedBody { n, r in
+            switch n {
+            case 0:
+                prior = k.enterDeadline(t, k.clock() + 0.02)
+                return .sleep(until: k.clock() + 10) // cancelled here
+            case 1:
+                return .sleep(until: k.clock() + 0.1) // cleanup past the old deadline
+            case 2:
+                cleanupResumption = r
+                XCTAssertEqual(k.leaveDeadline(t, prior: prior, timeoutClock: nil), .propagate)
+                XCTAssertNil(t.timeout)
+                return .exit
+            default:
+                return .exit
+            }
+        }
+        t = k.spawn(body)
+        let canceller = k.spawn(ScriptedBody { n, _ in
+            if n == 0 { return .sleep(until: 0) }
+            k.cancel(t)
+            return .exit
+        })
+        k.runUntilComplete(t)
+        _ = canceller
+        guard case .value = cleanupResumption else { return XCTFail("the old deadline fired during cleanup") }
+        XCTAssertEqual(body.resumptions.count, 2)
+    }
+
+    /// No number a trap carries can crash the kernel: NaN counts as "now" for a
+    /// sleep and as "none" for a deadline; +inf sleeps until cancelled.
+    func testNaNAndInfiniteTimesAreHarmless() throws {
+        let k = try Kernel()
+        var t: TaskRecord!
+        let body = ScriptedBody { n, _ in
+            switch n {
+            case 0: return .sleep(until: .nan)
+            case 1:
+                _ = k.enterDeadline(t, .nan)
+                XCTAssertNil(t.timeout)
+                return .sleep(until: -.infinity)
+            default: return .exit
+            }
+        }
+        t = k.spawn(body)
+        let sleeper = k.spawn(ScriptedBody { n, _ in n == 0 ? .sleep(until: .infinity) : .exit })
+        k.run(while: { !t.terminated })
+        XCTAssertFalse(sleeper.terminated)
+        k.cancel(sleeper)
+        k.run(while: { !sleeper.terminated })
+    }
+
     func testCancelledTimeoutsDoNotPileUp() throws {
         let k = try Kernel()
         let t = k.spawn(ScriptedBody { _, _ in .exit })

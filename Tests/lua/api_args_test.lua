@@ -28,6 +28,19 @@ end
 
 local problems = {}
 
+-- The hot methods of the synchronization primitives and queues check self by a
+-- field of their own, with no C call (docs/reference.md): a number or boolean self
+-- gets Lua's own "attempt to index" there. Everything else is checked in full.
+local HOT = {}
+for _, m in ipairs { "Event:set", "Event:clear", "Event:wait", "Event:is_set", "Lock:acquire",
+  "Lock:release", "Lock:locked", "RLock:acquire", "RLock:release", "Semaphore:acquire",
+  "Semaphore:release", "BoundedSemaphore:acquire", "BoundedSemaphore:release", "Queue:put",
+  "Queue:get", "Queue:qsize", "Queue:empty", "Queue:full", "PriorityQueue:put", "PriorityQueue:get",
+  "PriorityQueue:qsize", "PriorityQueue:empty", "PriorityQueue:full", "LifoQueue:put", "LifoQueue:get",
+  "LifoQueue:qsize", "LifoQueue:empty", "LifoQueue:full" } do
+  HOT[m] = true
+end
+
 -- Checks one call's outcome.
 local function check(what, ok, err)
   if ok then return end
@@ -63,6 +76,7 @@ end
 -- A method called with a bad self, then with bad arguments.
 local function probe_method(name, make, method, args)
   for _, self in ipairs { 5, "x", {}, false } do
+    if HOT[name] and (self == 5 or self == false) then goto next end
     local obj = make()
     local ok, err = pcall(curio.ignore_after, 0.02, call, obj[method], self, table.unpack(args or {}))
     check(("%s(self=%s)"):format(name, show(self)), ok, err)
@@ -72,6 +86,7 @@ local function probe_method(name, make, method, args)
         problems[#problems + 1] = name .. " with a bad self -> " .. s
       end
     end
+    ::next::
   end
   do
     local obj = make()
