@@ -257,6 +257,30 @@ final class Counter: @unchecked Sendable {
         await lua.shutdown()
     }
 
+    @Test func tablesRoundTripAsTheSameTableUntilModified() async throws {
+        let lua = try startedHost(), other = try startedHost()
+        try await within {
+            try await lua.load("""
+                local T = setmetatable({1, 2}, {__index = function() return "from mt" end})
+                function get() return T end
+                function check(x) return rawequal(x, T), x.anything, #x end
+                """)
+            let t = try await lua.call("get")[0]
+            #expect(t == [1, 2])
+            #expect(t.tableValue?.reference != nil)
+            #expect(try await lua.call("check", t) == [true, "from mt", 2])
+            var copy = t.tableValue!
+            copy[.integer(3)] = 3
+            #expect(copy.reference == nil)
+            #expect(try await lua.call("check", .table(copy)) == [false, nil, 3])
+            // another runtime gets a copy
+            try await other.load("function len(x) return #x end")
+            #expect(try await other.call("len", t) == [2])
+        }
+        await lua.shutdown()
+        await other.shutdown()
+    }
+
     @Test func aReferenceUsedAfterShutdownThrows() async throws {
         let lua = try startedHost()
         let f = try await within { try await lua.load("return print").first!.functionValue! }

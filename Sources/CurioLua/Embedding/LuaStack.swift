@@ -33,6 +33,8 @@ struct ValueEncoder {
         case .integer(let i): bytes.append(3); raw(Int64(i))
         case .number(let d): bytes.append(4); raw(d)
         case .string(let s): bytes.append(5); raw(UInt64(s.bytes.count)); bytes.append(contentsOf: s.bytes)
+        case .table(let t) where t.reference?.host === host:
+            try writeRef(t.reference!) // the same Lua table (a copy of another runtime's is copied)
         case .table(let t):
             bytes.append(6); raw(UInt64(t.array.count)); raw(UInt64(t.hash.count))
             for e in t.array { try write(e) }
@@ -108,6 +110,8 @@ extension EmbedCore {
                 }
                 lua_settop(L, -2)
             }
+            // The value itself (not a nested table) keeps its Lua table.
+            if depth == 0, let r = reference(L, idx, "table") { t.reference = r }
             return .table(t)
         case LUA_TFUNCTION:
             guard let r = reference(L, idx, "function") else { return .nil }

@@ -45,16 +45,30 @@ public struct LuaString: Sendable, Hashable, CustomStringConvertible, Expressibl
 }
 
 /// A copy of a Lua table: its sequence `1...array.count` and its other entries.
+///
+/// A table that came from Lua (an argument, a result) also keeps a reference to
+/// the Lua table it copies, as long as the copy is not modified: passing it back
+/// to Lua then passes that same table (identity, metatable and all), and the
+/// table stays alive while Swift holds the copy. Equality compares contents only.
 public struct LuaTable: Sendable, Hashable {
     /// Values at keys 1, 2, ... up to the first nil.
-    public var array: [LuaValue]
+    public var array: [LuaValue] { didSet { reference = nil } }
     /// Every other entry (keys are never nil or NaN).
-    public var hash: [LuaValue: LuaValue]
+    public var hash: [LuaValue: LuaValue] { didSet { reference = nil } }
+    /// The Lua table this is an unmodified copy of (nil once modified, and for
+    /// tables made in Swift).
+    public internal(set) var reference: LuaReference?
 
     /// A table with this sequence and these other entries.
     public init(array: [LuaValue] = [], hash: [LuaValue: LuaValue] = [:]) {
         self.array = array
         self.hash = hash
+    }
+
+    public static func == (a: LuaTable, b: LuaTable) -> Bool { a.array == b.array && a.hash == b.hash }
+    public func hash(into h: inout Hasher) {
+        h.combine(array)
+        h.combine(hash)
     }
 
     /// The value at `key` (nil when absent).
