@@ -74,6 +74,9 @@ local lazy = {
   open_file = { "curio.io", "open_file" }, aopen = { "curio.io", "open_file" },
   stdin = { "curio.io", "stdin" }, stdout = { "curio.io", "stdout" },
   stderr = { "curio.io", "stderr" },
+  run_in_thread = { "curio.workers", "run_in_thread" },
+  UniversalQueue = { "curio.universal", "UniversalQueue" },
+  UniversalEvent = { "curio.universal", "UniversalEvent" },
 }
 
 setmetatable(curio, {

@@ -111,6 +111,7 @@ extension LuaRuntime {
     /// Same rules as `kcall`: only non-raising Lua API calls; strings are pushed
     /// with `cl_pushlstring`.
     func extensionCall(_ L: OpaquePointer, op: Int, nargs: Int32) -> Int32 {
+        if op >= 300 && op < 350 { return workerCall(L, op: op, nargs: nargs) }
         guard let call = IOCall(rawValue: op) else { return fail("curio: kernel call \(op) not available") }
         switch call {
         case .resolve:

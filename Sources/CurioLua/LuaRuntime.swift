@@ -142,6 +142,8 @@ public final class LuaRuntime {
         var result: (any Sendable)?
         var done = false
         var waiter: TaskRecord?
+        /// Runs when the waiting task is cancelled (the job's result is dropped).
+        var onCancel: (() -> Void)?
     }
     private var jobs: [Int: Job] = [:]
     private var nextJobId = 1
@@ -167,6 +169,27 @@ public final class LuaRuntime {
         return id
     }
 
+    /// A job completed by someone else than the pool (a waiter on a Universal
+    /// object): its id, and the completion to call on the kernel thread.
+    /// `onCancel` runs if the waiting task is cancelled first.
+    func makeJob(onCancel: @escaping () -> Void) -> (Int, (any Sendable) -> Void) {
+        let id = nextJobId
+        nextJobId += 1
+        let job = Job()
+        job.onCancel = onCancel
+        jobs[id] = job
+        return (id, { [weak self, weak job] result in
+            guard let job, !job.done else { return }
+            job.result = result
+            job.done = true
+            job.onCancel = nil
+            if let w = job.waiter {
+                job.waiter = nil
+                self?.kernel?.resumeExternal(w, .value(0))
+            }
+        })
+    }
+
     /// The result of a finished job (removing it), or nil if it is unknown or still
     /// running.
     func takeJobResult(_ id: Int) -> (any Sendable)? {
@@ -182,6 +205,7 @@ public final class LuaRuntime {
         return .external(.threadWait, cancel: { [weak self] _ in
             job.waiter = nil
             self?.jobs[id] = nil
+            if let c = job.onCancel { job.onCancel = nil; c() }
         })
     }
 

@@ -1,0 +1,84 @@
+import CLua54
+import CLuaShim
+import CurioKernel
+
+/// Kernel calls of the workers, numbered 300-349 (shared with lua/curio/workers.lua
+/// and lua/curio/universal.lua):
+/// - THREAD_SUBMIT(box): runs the call message on the thread pool; returns a job id
+///   for the THREAD trap.
+/// - THREAD_RESULT(job): the outcome message box of a finished job.
+/// - UNIVERSAL_WAIT(obj, what): registers the task as a waiter of a Universal
+///   object; returns a job id for the THREAD trap, or nothing if the condition
+///   already holds (the caller retries at once).
+enum WorkerCall: Int {
+    case threadSubmit = 300, threadResult, universalWait
+}
+
+/// An encoded message owned by Swift while it crosses threads; freed unless taken.
+/// Handed from one thread to the next through the pool and the inbox, which
+/// synchronize, so one thread uses it at a time.
+final class MessageRef: @unchecked Sendable {
+    private var p: UnsafeMutablePointer<cl_msg>?
+    init(_ p: UnsafeMutablePointer<cl_msg>?) { self.p = p }
+    func take() -> UnsafeMutablePointer<cl_msg>? {
+        defer { p = nil }
+        return p
+    }
+    deinit { cl_msg_free(p) }
+}
+
+/// The wake-up of a task waiting on a Universal object: posts to its kernel's inbox
+/// (from whichever thread changed the object).
+private func universalWake(_ ctx: UnsafeMutableRawPointer?, _ token: Int64) {
+    Unmanaged<KernelInbox>.fromOpaque(ctx!).takeUnretainedValue().post(token: Int(token), 0)
+}
+
+private final class TokenBox { var token = 0 }
+
+extension LuaRuntime {
+    /// Same rules as `kcall`: only non-raising Lua API calls.
+    func workerCall(_ L: OpaquePointer, op: Int, nargs: Int32) -> Int32 {
+        guard let call = WorkerCall(rawValue: op) else { return fail("curio: kernel call \(op) not available") }
+        guard let k = kernel else { return fail("curio: no kernel is running") }
+        switch call {
+        case .threadSubmit:
+            guard let m = cl_msg_take(L, 2) else { return fail("curio: bad call message") }
+            let input = MessageRef(m)
+            guard let id = submitJob({ MessageRef(cl_worker_call(input.take())) }) else {
+                return fail("curio: no kernel is running")
+            }
+            lua_pushinteger(L, lua_Integer(id))
+            return 1
+        case .threadResult:
+            guard let r = takeJobResult(Int(lua_tointegerx(L, 2, nil))) as? MessageRef, let m = r.take() else {
+                lua_pushnil(L)
+                return 1
+            }
+            return cl_msg_pushbox(L, m) == 0 ? 1 : fail("not enough memory")
+        case .universalWait:
+            guard let o = cl_uobj_check(L, 2) else { return fail("curio: not a Universal object") }
+            let what = Int32(truncatingIfNeeded: lua_tointegerx(L, 3, nil))
+            let inbox = Unmanaged.passUnretained(k.inbox).toOpaque()
+            let box = TokenBox()
+            cl_uobj_retain(o)
+            let (id, complete) = makeJob(onCancel: { [unowned k] in
+                cl_uobj_unwait_task(o, inbox, Int64(box.token))
+                k.forgetExternal(box.token)
+                cl_uobj_release(o)
+            })
+            box.token = k.expectExternal { r in
+                cl_uobj_release(o)
+                complete(r)
+            }
+            if cl_uobj_wait_task(o, what, universalWake, inbox, Int64(box.token)) != 0 {
+                k.forgetExternal(box.token)
+                cl_uobj_release(o)
+                complete(0)
+                _ = takeJobResult(id)
+                return 0
+            }
+            lua_pushinteger(L, lua_Integer(id))
+            return 1
+        }
+    }
+}
