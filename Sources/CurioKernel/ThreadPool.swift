@@ -60,13 +60,16 @@ final class ThreadPool: Sendable {
         for _ in 0..<n { signal.post() }
     }
 
+    /// Seconds an idle thread waits for work before it exits.
+    static let idleExit = 30.0
+
     private func workLoop() {
         while true {
             state.withLock { $0.idle += 1 }
-            signal.wait()
+            let posted = signal.wait(timeout: ThreadPool.idleExit)
             let (job, exit) = state.withLock { s -> (Job?, Bool) in
                 s.idle -= 1
-                if s.closing && s.jobs.isEmpty {
+                if (s.closing || !posted) && s.jobs.isEmpty {
                     s.threads -= 1
                     return (nil, true)
                 }
@@ -87,4 +90,17 @@ final class Semaphore: @unchecked Sendable {
     deinit { sem_destroy(sem); sem.deallocate() }
     func post() { sem_post(sem) }
     func wait() { while sem_wait(sem) != 0 {} }
+    /// Waits at most `seconds`; false if it timed out.
+    func wait(timeout seconds: Double) -> Bool {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let whole = Int(seconds)
+        ts.tv_sec += whole
+        ts.tv_nsec += Int((seconds - Double(whole)) * 1e9)
+        if ts.tv_nsec >= 1_000_000_000 { ts.tv_sec += 1; ts.tv_nsec -= 1_000_000_000 }
+        while sem_timedwait(sem, &ts) != 0 {
+            if errno == ETIMEDOUT { return false }
+        }
+        return true
+    }
 }
