@@ -406,9 +406,18 @@ static int l_configure(lua_State *L) {
     return 0;
 }
 
+/* set_memory_limit(bytes): caps this state's memory (0: no cap); for tests of
+   worker states running out of memory. */
+static int l_set_memory_limit(lua_State *L) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    cl_allocator_set_limit(cl_state_allocator(L), n > 0 ? (size_t)n : 0);
+    return 0;
+}
+
 int cl_open_workers(lua_State *L) {
     static const luaL_Reg fns[] = {
-        {"pack", l_pack}, {"unpack", l_unpack}, {"configure", l_configure}, {NULL, NULL},
+        {"pack", l_pack}, {"unpack", l_unpack}, {"configure", l_configure},
+        {"set_memory_limit", l_set_memory_limit}, {NULL, NULL},
     };
     luaL_newlib(L, fns);
     return 1;
