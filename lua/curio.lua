@@ -75,6 +75,7 @@ local lazy = {
   stdin = { "curio.io", "stdin" }, stdout = { "curio.io", "stdout" },
   stderr = { "curio.io", "stderr" },
   run_in_thread = { "curio.workers", "run_in_thread" },
+  run_in_process = { "curio.workers", "run_in_process" },
   UniversalQueue = { "curio.universal", "UniversalQueue" },
   UniversalEvent = { "curio.universal", "UniversalEvent" },
 }

@@ -25,6 +25,10 @@ enum { ST_OK = 0, ST_ERROR = 1, ST_TRANSFER = 2, ST_NOMEM = 3 };
 static pthread_mutex_t config_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *config_path, *config_cpath;
 static atomic_int config_gen;
+/* In a worker process: results may not hold Universal objects (they stay behind). */
+static int process_mode;
+
+void cl_worker_set_process_mode(void) { process_mode = 1; }
 
 /* A worker thread's state and its host record. */
 typedef struct {
@@ -226,7 +230,7 @@ static int call_p(lua_State *L) {
     }
     int nres = lua_gettop(L) - 1; /* results at 2..nres+1 */
     if (cl_msg_put_int(out, ST_OK)) return luaL_error(L, "not enough memory");
-    if (codec_encode_range(L, out, 2, nres + 1, "result", 1, 1)) {
+    if (codec_encode_range(L, out, 2, nres + 1, "result", 1, !process_mode)) {
         const char *msg = lua_tostring(L, -1);
         out->len = 0;
         for (int i = 0; i < out->nhandles; i++) cl_uobj_release(out->handles[i]);
@@ -332,7 +336,7 @@ static void push_bytecode(lua_State *L, int fn) {
 
 /* pack(fname, fn, ...) -> box | nil, message: the call message. fn is a Lua
    function whose only upvalues are _ENV, or a "module.function" string. */
-static int l_pack(lua_State *L) {
+static int pack(lua_State *L, int handles) {
     const char *fname = luaL_checkstring(L, 1);
     int n = lua_gettop(L);
     if (lua_type(L, 2) == LUA_TSTRING) {
@@ -371,7 +375,7 @@ static int l_pack(lua_State *L) {
     codec_newbox(L, m);
     lua_insert(L, 1);
     if (codec_encode_range(L, m, 2, 3, "function", 0, 0) ||
-        codec_encode_range(L, m, 4, n + 1, "argument", 2, 1)) {
+        codec_encode_range(L, m, 4, n + 1, "argument", 2, handles)) {
         lua_pushnil(L);
         lua_insert(L, -2);
         return 2;
@@ -379,6 +383,10 @@ static int l_pack(lua_State *L) {
     lua_settop(L, 1);
     return 1;
 }
+
+static int l_pack(lua_State *L) { return pack(L, 1); }
+/* pack_process(fname, fn, ...): the same, for a worker process (no Universal objects) */
+static int l_pack_process(lua_State *L) { return pack(L, 0); }
 
 /* unpack(box) -> status, values...: the outcome of a call */
 static int l_unpack(lua_State *L) {
@@ -391,11 +399,9 @@ static int l_unpack(lua_State *L) {
     return n;
 }
 
-/* configure(path, cpath): the package paths new calls use in worker states */
-static int l_configure(lua_State *L) {
-    const char *p = luaL_checkstring(L, 1), *c = luaL_checkstring(L, 2);
+int cl_worker_configure(const char *p, const char *c) {
     char *np = strdup(p), *nc = strdup(c);
-    if (!np || !nc) { free(np); free(nc); return luaL_error(L, "not enough memory"); }
+    if (!np || !nc) { free(np); free(nc); return -1; }
     pthread_mutex_lock(&config_mu);
     free(config_path);
     free(config_cpath);
@@ -403,6 +409,13 @@ static int l_configure(lua_State *L) {
     config_cpath = nc;
     atomic_fetch_add(&config_gen, 1);
     pthread_mutex_unlock(&config_mu);
+    return 0;
+}
+
+/* configure(path, cpath): the package paths new calls use in worker states */
+static int l_configure(lua_State *L) {
+    const char *p = luaL_checkstring(L, 1), *c = luaL_checkstring(L, 2);
+    if (cl_worker_configure(p, c)) return luaL_error(L, "not enough memory");
     return 0;
 }
 
@@ -416,7 +429,8 @@ static int l_set_memory_limit(lua_State *L) {
 
 int cl_open_workers(lua_State *L) {
     static const luaL_Reg fns[] = {
-        {"pack", l_pack}, {"unpack", l_unpack}, {"configure", l_configure},
+        {"pack", l_pack}, {"pack_process", l_pack_process}, {"unpack", l_unpack},
+        {"configure", l_configure},
         {"set_memory_limit", l_set_memory_limit}, {NULL, NULL},
     };
     luaL_newlib(L, fns);

@@ -82,3 +82,9 @@ extension LuaRuntime {
         }
     }
 }
+
+/// The main loop of a worker process (`curio-lua --curio-worker-process PID`):
+/// serves run_in_process calls on descriptor 3; returns the exit status.
+public func runWorkerProcess(parent: String) -> Int32 {
+    cl_worker_process_main(Int(parent) ?? 0)
+}

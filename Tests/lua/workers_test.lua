@@ -198,3 +198,93 @@ describe("run_in_thread", function()
     assert.same({ 1, 2, 3 }, { q:get(), q:get(), q:get() })
   end)
 end)
+
+describe("run_in_process", function()
+  local getpid = require("curio.core").getpid
+
+  local function zombies()
+    local p = io.popen("ps -o stat= --ppid " .. getpid())
+    local out = p:read("a")
+    p:close()
+    local n = 0
+    for stat in out:gmatch("%S+") do if stat:sub(1, 1) == "Z" then n = n + 1 end end
+    return n
+  end
+
+  it("runs fn in another process and returns its results", function()
+    local sum, pid = curio.run_in_process(function(a, b)
+      return a + b, require("curio.core").getpid()
+    end, 2, 3)
+    assert.equal(5, sum)
+    assert.is_true(pid ~= getpid())
+    local t = { 1, { 2 } }
+    t.self = t
+    local u = curio.run_in_process(function(t) return t end, t)
+    assert.is_true(u.self == u and u[2][1] == 2)
+    assert.equal("xyxy", curio.run_in_process("string.rep", "xy", 2))
+    assert.equal(9, curio.run_in_process("workmod.add", 4, 5))
+  end)
+
+  it("errors arrive as WorkerError with message and traceback", function()
+    local e = assert.raises_kind("WorkerError", curio.run_in_process, function() error("bad") end)
+    assert.matches("workers_test.lua:%d+: bad$", e.message)
+    assert.matches("stack traceback", e.traceback)
+    e = assert.raises_kind("WorkerError", curio.run_in_process, "no_such_module_y.f")
+    assert.matches("module 'no_such_module_y' not found", e.message)
+  end)
+
+  it("refuses what cannot cross: Universal objects, functions, userdata", function()
+    local e = assert.raises_kind("TransferError", curio.run_in_process, "workmod.add", curio.UniversalQueue())
+    assert.equal("argument #2: UniversalQueue cannot leave its process", e.message)
+    e = assert.raises_kind("TransferError", curio.run_in_process, function() return io.stdout end)
+    assert.equal("result #1: userdata", e.message)
+    local up = 1
+    assert.raises_kind("TransferError", curio.run_in_process, function() return up end)
+  end)
+
+  it("a worker that exits or is killed raises WorkerError and is replaced", function()
+    local e = assert.raises_kind("WorkerError", curio.run_in_process, function() os.exit(3) end)
+    assert.equal("worker process died (exit status 3)", e.message)
+    e = assert.raises_kind("WorkerError", curio.run_in_process, function()
+      os.execute("kill -9 " .. require("curio.core").getpid())
+      while true do end
+    end)
+    assert.equal("worker process died (signal 9)", e.message)
+    assert.equal(3, curio.run_in_process("workmod.add", 1, 2))
+    assert.equal(0, zombies())
+  end)
+
+  it("a timeout kills the worker at once (reaped, no zombie)", function()
+    local path = os.tmpname()
+    assert.raises_kind("TaskTimeout", curio.timeout_after, 0.3, curio.run_in_process, function(path)
+      local f = io.open(path, "w")
+      f:write(require("curio.core").getpid())
+      f:close()
+      while true do end
+    end, path)
+    local f = io.open(path)
+    local pid = f and f:read("n")
+    if f then f:close() end
+    os.remove(path)
+    if pid then assert.is_nil(io.open("/proc/" .. pid .. "/stat"), "the worker is gone") end
+    assert.equal(0, zombies())
+    assert.equal(2, curio.run_in_process("workmod.add", 1, 1))
+  end)
+
+  it("cancelling the waiting task kills its worker", function()
+    local t = curio.spawn(curio.run_in_process, function() while true do end end)
+    curio.sleep(0.05)
+    t:cancel()
+    assert.raises_kind("TaskError", t.join, t)
+    assert.equal(0, zombies())
+  end)
+
+  it("more calls than workers wait their turn", function()
+    local g = curio.TaskGroup()
+    local n = 0
+    for i = 1, 6 do g:spawn(curio.run_in_process, "workmod.add", i, 0) end
+    curio.timeout_after(60, g.join, g)
+    for _, r in ipairs(g:results()) do n = n + r end
+    assert.equal(21, n)
+  end)
+end)

@@ -38,4 +38,100 @@ function M.run_in_thread(fn, ...)
   return outcome(cw.unpack(kcall(OP_THREAD_RESULT, job)))
 end
 
+-- Worker processes ---------------------------------------------------------
+-- Each is `curio-lua --curio-worker-process` serving framed codec messages on one
+-- end of a socketpair (Sources/CLuaShim/process.c). Idle workers wait in `idle`;
+-- at most `M.process_pool_size` exist. A worker whose caller was cancelled, or
+-- that died, is killed and reaped (no zombie) and a new one replaces it on demand.
+local cp = require "curio.cprocess"
+local ccodec = require "curio.ccodec"
+
+M.process_pool_size = cp.nproc()
+local idle, nprocs = {}, 0
+local slots -- a Semaphore of M.process_pool_size: one unit per busy worker
+
+-- Kills and reaps a worker (no zombie); returns how it ended.
+local function reap(w)
+  nprocs = nprocs - 1
+  w.sock:close()
+  return cp.kill_reap(w.pid)
+end
+
+local function spawn_worker()
+  local socket = require "curio.socket"
+  local a, b = socket.socketpair()
+  local pid, err = cp.spawn(core.exepath(), b:fileno())
+  b:close()
+  if not pid then
+    a:close()
+    error(errors.OSError(("cannot start a worker process: %s"):format(core.strerror(err)),
+      { errno = err, code = core.errname(err) }), 0)
+  end
+  nprocs = nprocs + 1
+  local w = { sock = a, pid = pid }
+  local ok, e = pcall(a.sendall, a, cp.frame(ccodec.encode(package.path, package.cpath)))
+  if not ok then reap(w); error(e, 0) end
+  return w
+end
+
+-- A worker for one call: an idle one, or a new one while the pool has room.
+-- Waiters are served FIFO by the semaphore (cancellation-safe).
+local function acquire()
+  slots = slots or require("curio.sync").Semaphore(M.process_pool_size)
+  slots:acquire()
+  local w = table.remove(idle)
+  if w then return w end
+  local ok, e = pcall(spawn_worker)
+  if not ok then slots:release(); error(e, 0) end
+  return e
+end
+
+-- Reads one frame; nil if the worker closed the connection.
+local function read_frame(sock)
+  local buf = ""
+  while #buf < 4 do
+    local d = sock:recv(65536)
+    if not d then return nil end
+    buf = buf .. d
+  end
+  local n = cp.frame_length(buf)
+  local parts, have = { buf:sub(5) }, #buf - 4
+  while have < n do
+    local d = sock:recv(math.min(n - have, 1 << 20))
+    if not d then return nil end
+    parts[#parts + 1] = d
+    have = have + #d
+  end
+  return table.concat(parts)
+end
+
+--- run_in_process(fn, ...): runs fn(...) in a worker process; same contract as
+--- run_in_thread, except that Universal objects cannot cross.
+function M.run_in_process(fn, ...)
+  local box, err = cw.pack_process("run_in_process", fn, ...)
+  if not box then error(errors.TransferError(err), 2) end
+  if not K.current() then error(errors.NotInTask("must be called inside a curio task"), 2) end
+  local frame = cp.frame(box)
+  local w = acquire()
+  -- Any error while the call is in flight (cancellation, timeout) leaves the
+  -- worker in an unknown state: kill it.
+  local ok, reply = pcall(function()
+    w.sock:sendall(frame)
+    return read_frame(w.sock)
+  end)
+  if not ok then
+    reap(w)
+    slots:release()
+    error(reply, 0)
+  end
+  if not reply then
+    local how = reap(w)
+    slots:release()
+    error(errors.WorkerError(("worker process died (%s)"):format(how), { traceback = "" }), 0)
+  end
+  idle[#idle + 1] = w
+  slots:release()
+  return outcome(ccodec.loads(reply))
+end
+
 return M

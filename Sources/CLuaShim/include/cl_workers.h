@@ -29,6 +29,9 @@ int cl_msg_pushbox(lua_State *L, cl_msg *m);
 /// Runs an encoded call (from `workers.pack_call`) in this OS thread's worker Lua
 /// state and returns the encoded outcome. Consumes `in`. NULL only if memory ran out.
 cl_msg *cl_worker_call(cl_msg *in);
+/// The main loop of `curio-lua --curio-worker-process PARENT_PID` (process.c):
+/// serves calls on descriptor 3 until it closes; returns the exit status.
+int cl_worker_process_main(long parent);
 /// Closes this thread's worker state, if any (a pool thread about to exit).
 void cl_worker_exit_thread(void);
 
