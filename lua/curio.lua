@@ -76,6 +76,7 @@ local lazy = {
   stderr = { "curio.io", "stderr" },
   run_in_thread = { "curio.workers", "run_in_thread" },
   run_in_process = { "curio.workers", "run_in_process" },
+  channel = "curio.channel", Channel = { "curio.channel", "Channel" },
   UniversalQueue = { "curio.universal", "UniversalQueue" },
   UniversalEvent = { "curio.universal", "UniversalEvent" },
 }

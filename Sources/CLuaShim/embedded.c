@@ -58,6 +58,9 @@ static const char m_workers[] = {
 static const char m_universal[] = {
 #embed "../../lua/curio/universal.lua"
 , 0};
+static const char m_channel[] = {
+#embed "../../lua/curio/channel.lua"
+, 0};
 static const char m_embed[] = {
 #embed "../../lua/curio/embed.lua"
 , 0};
@@ -81,6 +84,7 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.embed", m_embed, sizeof m_embed - 1},
     {"curio.workers", m_workers, sizeof m_workers - 1},
     {"curio.universal", m_universal, sizeof m_universal - 1},
+    {"curio.channel", m_channel, sizeof m_channel - 1},
 };
 
 const char *cl_embedded_source(const char *name, size_t *len) {

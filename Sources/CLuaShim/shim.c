@@ -13,6 +13,7 @@ int cl_open_codec(lua_State *L);
 int cl_open_workers(lua_State *L);
 int cl_open_universal(lua_State *L);
 int cl_open_process(lua_State *L);
+int cl_open_channel(lua_State *L);
 
 /* ---- embedded modules: a searcher that finds lua/ files compiled into the binary */
 
@@ -67,6 +68,8 @@ static int open_state(lua_State *L) {
     lua_setfield(L, -2, "curio.cuniversal");
     lua_pushcfunction(L, cl_open_process);
     lua_setfield(L, -2, "curio.cprocess");
+    lua_pushcfunction(L, cl_open_channel);
+    lua_setfield(L, -2, "curio.cchannel");
     lua_pop(L, 2);
     return 0;
 }
