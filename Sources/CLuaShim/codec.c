@@ -9,6 +9,7 @@
      | 7 string u8 len | 8 table u32 narr, u32 nhash, narr values, nhash pairs
      | 9 backref u32 (tables numbered in order of first appearance)
      | 10 handle u8 kind, u32 index into the message's handles
+     | 11 table like 8, that a later backref names (only those are remembered)
    Limits: CODEC_MAXDEPTH nested tables; messages up to CODEC_MAXSIZE bytes. */
 #include "CLuaShim.h"
 #include "cl_workers.h"
@@ -20,7 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { T_NIL, T_FALSE, T_TRUE, T_INT64, T_INT32, T_DOUBLE, T_STR, T_SSTR, T_TABLE, T_REF, T_HANDLE };
+enum { T_NIL, T_FALSE, T_TRUE, T_INT64, T_INT32, T_DOUBLE, T_STR, T_SSTR, T_TABLE, T_REF, T_HANDLE,
+       T_STABLE /* a table referred to again later: the decoder keeps it for T_REF */ };
 
 /* ---- messages */
 
@@ -181,10 +183,50 @@ int cl_msg_pushbox(lua_State *L, cl_msg *m) {
 
 /* ---- encoding */
 
+/* Tables already encoded, by address: their number and where their header is
+   (to mark them T_STABLE when referred to again). Open addressing, in C: the
+   encoder allocates nothing on the Lua side, so it never raises. */
+typedef struct { const void *p; uint32_t idx; size_t off; } seen_ent;
+typedef struct { seen_ent *v; size_t cap, n; } seen_map;
+
+static inline size_t seen_hash(const void *p, size_t cap) {
+    return (size_t)(((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) & (cap - 1);
+}
+
+static seen_ent *seen_find(seen_map *m, const void *p) {
+    if (!m->cap) return NULL;
+    for (size_t i = seen_hash(p, m->cap);; i = (i + 1) & (m->cap - 1)) {
+        if (m->v[i].p == p) return &m->v[i];
+        if (!m->v[i].p) return NULL;
+    }
+}
+
+static int seen_add(seen_map *m, const void *p, uint32_t idx, size_t off) {
+    if (2 * (m->n + 1) > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        seen_ent *v = calloc(cap, sizeof *v);
+        if (!v) return -1;
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->v[i].p) continue;
+            size_t j = seen_hash(m->v[i].p, cap);
+            while (v[j].p) j = (j + 1) & (cap - 1);
+            v[j] = m->v[i];
+        }
+        free(m->v);
+        m->v = v;
+        m->cap = cap;
+    }
+    size_t j = seen_hash(p, m->cap);
+    while (m->v[j].p) j = (j + 1) & (m->cap - 1);
+    m->v[j] = (seen_ent){ p, idx, off };
+    m->n++;
+    return 0;
+}
+
 typedef struct {
     lua_State *L;
     cl_msg *m;
-    int seen;        /* stack index of the table -> number map (shared references) */
+    seen_map seen;
     lua_Integer ntables;
     int handles;     /* Universal objects allowed (same process) */
     int depth;
@@ -242,22 +284,19 @@ static int enc_table(enc_t *e, int idx) {
     lua_State *L = e->L;
     cl_msg *m = e->m;
     /* shared or cyclic: a back reference to its number */
-    lua_pushvalue(L, idx);
-    if (lua_rawget(L, e->seen) == LUA_TNUMBER) {
-        uint32_t ref = (uint32_t)lua_tointeger(L, -1);
-        lua_pop(L, 1);
-        int rc = put_tag_u32(m, T_REF, ref);
+    const void *tp = lua_topointer(L, idx);
+    seen_ent *se = seen_find(&e->seen, tp);
+    if (se) {
+        m->data[se->off] = T_STABLE;
+        int rc = put_tag_u32(m, T_REF, se->idx);
         return rc ? enc_mem(e, rc) : 0;
     }
-    lua_pop(L, 1);
     if (e->depth >= CODEC_MAXDEPTH) {
         enc_fail(e, "tables nested more than %d deep", CODEC_MAXDEPTH);
         return -1;
     }
     if (e->ntables >= (lua_Integer)UINT32_MAX) { enc_fail(e, "too many tables"); return -1; }
-    lua_pushvalue(L, idx);
-    lua_pushinteger(L, e->ntables++);
-    lua_rawset(L, e->seen);
+    if (seen_add(&e->seen, tp, (uint32_t)e->ntables++, m->len)) return enc_mem(e, -1);
     lua_Unsigned narr = lua_rawlen(L, idx);
     if (narr > UINT32_MAX) { enc_fail(e, "table too large"); return -1; }
     size_t head = m->len;
@@ -349,24 +388,23 @@ static int enc_value(enc_t *e, int idx) {
    no number). Returns 0, or -1 with the message pushed. May raise (memory). */
 int codec_encode_range(lua_State *L, cl_msg *m, int first, int last, const char *what, int pos0,
                        int handles) {
-    enc_t *e = malloc(sizeof *e);
-    if (!e) return luaL_error(L, "not enough memory");
-    memset(e, 0, sizeof *e);
-    e->L = L;
-    e->m = m;
-    e->what = what;
-    e->handles = handles;
-    lua_newtable(L);
-    e->seen = lua_gettop(L);
-    int rc = 0;
+    enc_t e;
+    e.L = L;
+    e.m = m;
+    e.seen = (seen_map){ NULL, 0, 0 };
+    e.ntables = 0;
+    e.what = what;
+    e.handles = handles;
+    e.err[0] = 0;
+    int top = lua_gettop(L), rc = 0;
     for (int i = first; i <= last && rc == 0; i++) {
-        e->pos = pos0 ? pos0 + (i - first) : 0;
-        e->depth = 0;
-        rc = enc_value(e, i);
+        e.pos = pos0 ? pos0 + (i - first) : 0;
+        e.depth = 0;
+        rc = enc_value(&e, i);
     }
-    lua_settop(L, e->seen - 1);
-    if (rc) lua_pushstring(L, e->err);
-    free(e);
+    free(e.seen.v);
+    lua_settop(L, top);
+    if (rc) lua_pushstring(L, e.err);
     return rc;
 }
 
@@ -376,7 +414,8 @@ typedef struct {
     lua_State *L;
     const unsigned char *p, *end;
     cl_msg *m;    /* for handles (NULL: none allowed) */
-    int tables;   /* stack index of the number -> table list */
+    int tables;   /* stack index of the number -> shared table list, 0 until needed */
+    int base;     /* where that list goes: below the decoded values */
     lua_Integer ntables;
     int depth;
 } dec_t;
@@ -399,7 +438,7 @@ static uint32_t get_u32(dec_t *d) {
 
 static void dec_value(dec_t *d);
 
-static void dec_table(dec_t *d) {
+static void dec_table(dec_t *d, int shared) {
     lua_State *L = d->L;
     uint32_t narr = get_u32(d), nhash = get_u32(d);
     size_t left = (size_t)(d->end - d->p);
@@ -409,8 +448,16 @@ static void dec_table(dec_t *d) {
     if (!lua_checkstack(L, 4)) corrupt(d, "stack overflow");
     d->depth++;
     lua_createtable(L, (int)narr, (int)nhash);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, d->tables, ++d->ntables);
+    d->ntables++;
+    if (shared) {
+        if (!d->tables) { /* made on the first shared table, in the slot kept for it */
+            lua_newtable(L);
+            lua_replace(L, d->base);
+            d->tables = d->base;
+        }
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, d->tables, d->ntables);
+    }
     int t = lua_gettop(L);
     for (uint32_t i = 1; i <= narr; i++) {
         dec_value(d);
@@ -474,11 +521,13 @@ static void dec_value(dec_t *d) {
         d->p += n;
         break;
     }
-    case T_TABLE: dec_table(d); break;
+    case T_TABLE: dec_table(d, 0); break;
+    case T_STABLE: dec_table(d, 1); break;
     case T_REF: {
         uint32_t r = get_u32(d);
-        if ((lua_Integer)r >= d->ntables) corrupt(d, "bad table reference");
-        lua_rawgeti(L, d->tables, (lua_Integer)r + 1);
+        if ((lua_Integer)r >= d->ntables || !d->tables ||
+            lua_rawgeti(L, d->tables, (lua_Integer)r + 1) != LUA_TTABLE)
+            corrupt(d, "bad table reference");
         break;
     }
     case T_HANDLE: {
@@ -498,16 +547,16 @@ static void dec_value(dec_t *d) {
 /* Pushes every value of the bytes p..p+len; returns their count. Raises on
    corrupt input or memory. `m` supplies handles (NULL: bytes from outside). */
 int codec_decode(lua_State *L, const char *p, size_t len, cl_msg *m) {
-    dec_t d = { L, (const unsigned char *)p, (const unsigned char *)p + len, m, 0, 0, 0 };
-    lua_newtable(L);
-    d.tables = lua_gettop(L);
+    dec_t d = { L, (const unsigned char *)p, (const unsigned char *)p + len, m, 0, 0, 0, 0 };
+    lua_pushnil(L); /* the slot of the shared table list */
+    d.base = lua_gettop(L);
     int n = 0;
     while (d.p < d.end) {
-        if (!lua_checkstack(L, 2)) corrupt(&d, "too many values");
+        if (!lua_checkstack(L, 3)) corrupt(&d, "too many values");
         dec_value(&d);
         n++;
     }
-    lua_remove(L, d.tables);
+    lua_remove(L, d.base);
     return n;
 }
 
@@ -541,18 +590,23 @@ static int l_decode(lua_State *L) {
 }
 
 /* dumps(...) -> string | nil, message: values as bytes (no Universal objects). */
+/* The encoder never raises, so dumps may use one buffer per thread, kept between
+   calls (up to 4 MiB). */
+static _Thread_local cl_msg scratch;
+
 static int l_dumps(lua_State *L) {
     int n = lua_gettop(L);
-    cl_msg *m = cl_msg_new();
-    if (!m) return luaL_error(L, "not enough memory");
-    codec_newbox(L, m);
-    lua_insert(L, 1);
-    if (codec_encode_range(L, m, 2, n + 1, "value", n > 1 ? 1 : 0, 0)) {
+    cl_msg *m = &scratch;
+    m->len = 0;
+    int rc = codec_encode_range(L, m, 1, n, "value", n > 1 ? 1 : 0, 0);
+    if (!rc) lua_pushlstring(L, m->data ? m->data : "", m->len);
+    if (m->cap > ((size_t)4 << 20)) { free(m->data); m->data = NULL; m->cap = 0; }
+    m->len = 0;
+    if (rc) {
         lua_pushnil(L);
         lua_insert(L, -2);
         return 2;
     }
-    lua_pushlstring(L, m->data ? m->data : "", m->len);
     return 1;
 }
 

@@ -108,7 +108,7 @@ func decodeMessage(_ m: UnsafeMutablePointer<cl_msg>) throws(TransferError) -> T
             guard bytes.count - pos >= n else { throw fail("truncated") }
             defer { pos += n }
             return .string(Array(bytes[pos..<pos + n]))
-        case 8:
+        case 8, 11: // a table (11: one referred to again later)
             let na = Int(try read(UInt32.self)), nh = Int(try read(UInt32.self))
             guard na <= bytes.count - pos, nh <= bytes.count - pos else { throw fail("table larger than the message") }
             let index = tables.count

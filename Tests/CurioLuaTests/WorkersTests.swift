@@ -240,4 +240,16 @@ final class WorkersTests: XCTestCase {
             return ev:is_set()
             """), "true")
     }
+
+    /// A table shared inside a value arrives in Swift as equal copies.
+    func testSharedTableFromLuaToSwift() throws {
+        let rt = try LuaRuntime()
+        let q = UniversalQueue()
+        try rt.setGlobal("q", q)
+        try rt.run("local s = { 1, 'x' } q:put({ a = s, b = s })")
+        guard case .table(_, let pairs)? = try q.get(timeout: 5) else { return XCTFail("no table") }
+        XCTAssertEqual(pairs.count, 2)
+        XCTAssertEqual(pairs[0].value, pairs[1].value)
+        XCTAssertEqual(pairs[0].value, .table(array: [.int(1), .text("x")], pairs: []))
+    }
 }

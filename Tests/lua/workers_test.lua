@@ -288,3 +288,12 @@ describe("run_in_process", function()
     assert.equal(21, n)
   end)
 end)
+
+describe("examples/workers.lua", function()
+  it("fans out across threads and processes and collects through a UniversalQueue", function()
+    local out, rc = require("support").run("examples/workers.lua 100000 6")
+    assert.equal(0, rc, out)
+    -- pi(100000) = 9592
+    assert.matches("^9592 primes below 100000 %(6 chunks: 3 in threads, 3 in processes%)", out)
+  end)
+end)
