@@ -4,10 +4,12 @@ local curio = require "curio"
 local codec = require "curio.ccodec"
 local clock = curio.clock
 local scale = tonumber(arg[1]) or 1
+local mode = arg[2] or "all" -- "pool", "codec" or "all"
 
 local function n(x) return math.max(1, math.floor(x * scale)) end
 local function trivial(x) return x end
 
+if mode ~= "codec" then
 -- round trips of a trivial function, one task in sequence
 local N = n(100000)
 curio.run_in_thread(trivial, 1)
@@ -47,6 +49,9 @@ for _, pool in ipairs { "thread", "process" } do
   gg:join()
   print(("cpu_speedup_%s %.2f"):format(pool, serial / (clock() - t0)))
 end
+
+end
+if mode == "pool" then return end
 
 -- codec round trips (dumps + loads) next to lua-cjson, when installed
 local records = {}
