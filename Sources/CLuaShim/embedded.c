@@ -61,6 +61,13 @@ static const char m_universal[] = {
 static const char m_channel[] = {
 #embed "../../lua/curio/channel.lua"
 , 0};
+static const char m_diagnostics[] = {
+#embed "../../lua/curio/diagnostics.lua"
+, 0};
+static const char m_monitor[] = {
+#embed "../../lua/curio/monitor.lua"
+, 0};
+
 static const char m_embed[] = {
 #embed "../../lua/curio/embed.lua"
 , 0};
@@ -85,6 +92,8 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.workers", m_workers, sizeof m_workers - 1},
     {"curio.universal", m_universal, sizeof m_universal - 1},
     {"curio.channel", m_channel, sizeof m_channel - 1},
+    {"curio.diagnostics", m_diagnostics, sizeof m_diagnostics - 1},
+    {"curio.monitor", m_monitor, sizeof m_monitor - 1},
 };
 
 const char *cl_embedded_source(const char *name, size_t *len) {

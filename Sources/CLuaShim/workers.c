@@ -7,6 +7,7 @@
 #include "CLuaShim.h"
 #include "cl_workers.h"
 #include "codec.h"
+#include "curio_ops.h"
 #include <lauxlib.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -54,9 +55,9 @@ static int worker_kcall(void *ctx, lua_State *L, int op, int nargs) {
     (void)nargs;
     worker *w = ctx;
     switch (op) {
-    case 1: lua_pushnil(L); return 1;      /* CURRENT */
-    case 14: lua_pushboolean(L, 0); return 1; /* RUNNING */
-    case 2: {                               /* CLOCK */
+    case CurioKCall_current: lua_pushnil(L); return 1;
+    case CurioKCall_running: lua_pushboolean(L, 0); return 1;
+    case CurioKCall_clock: {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         lua_pushnumber(L, (double)ts.tv_sec + ts.tv_nsec / 1e9);

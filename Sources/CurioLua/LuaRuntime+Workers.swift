@@ -2,18 +2,13 @@ import CLua54
 import CLuaShim
 import CurioKernel
 
-/// Kernel calls of the workers, numbered 300-349 (shared with lua/curio/workers.lua
-/// and lua/curio/universal.lua):
+/// Kernel calls of the workers (rows 300-349 of curio_ops.h):
 /// - THREAD_SUBMIT(box): runs the call message on the thread pool; returns a job id
 ///   for the THREAD trap.
 /// - THREAD_RESULT(job): the outcome message box of a finished job.
 /// - UNIVERSAL_WAIT(obj, what): registers the task as a waiter of a Universal
 ///   object; returns a job id for the THREAD trap, or nothing if the condition
 ///   already holds (the caller retries at once).
-enum WorkerCall: Int {
-    case threadSubmit = 300, threadResult, universalWait
-}
-
 /// An encoded message owned by Swift while it crosses threads; freed unless taken.
 /// Handed from one thread to the next through the pool and the inbox, which
 /// synchronize, so one thread uses it at a time.
@@ -37,8 +32,7 @@ private final class TokenBox { var token = 0 }
 
 extension LuaRuntime {
     /// Same rules as `kcall`: only non-raising Lua API calls.
-    func workerCall(_ L: OpaquePointer, op: Int, nargs: Int32) -> Int32 {
-        guard let call = WorkerCall(rawValue: op) else { return fail("curio: kernel call \(op) not available") }
+    func workerCall(_ L: OpaquePointer, _ call: CurioKCall, nargs: Int32) -> Int32 {
         guard let k = kernel else { return fail("curio: no kernel is running") }
         switch call {
         case .threadSubmit:
@@ -79,6 +73,8 @@ extension LuaRuntime {
             }
             lua_pushinteger(L, lua_Integer(id))
             return 1
+        default:
+            return fail("curio: kernel call \(call.rawValue) is not a workers call")
         }
     }
 }

@@ -9,7 +9,7 @@ local errors = require "curio.errors"
 local cu = require "curio.cuniversal"
 
 local kcall, trap, THREAD = core.kcall, core.trap, K.T.THREAD
-local OP_UNIVERSAL_WAIT = 302 -- Sources/CurioLua/LuaRuntime+Workers.swift
+local OP_UNIVERSAL_WAIT = core.K.UNIVERSAL_WAIT -- Sources/CurioLua/LuaRuntime+Workers.swift
 local WAIT_GET, WAIT_PUT, WAIT_JOIN, WAIT_SET = cu.WAIT_GET, cu.WAIT_PUT, cu.WAIT_JOIN, cu.WAIT_SET
 local in_worker = cu.in_worker()
 

@@ -8,8 +8,8 @@ local errors = require "curio.errors"
 local cw = require "curio.cworkers"
 
 local kcall, trap, THREAD = core.kcall, core.trap, K.T.THREAD
--- Kernel calls (Sources/CurioLua/LuaRuntime+Workers.swift; workers range 300-349).
-local OP_THREAD_SUBMIT, OP_THREAD_RESULT = 300, 301
+-- Kernel calls (Sources/CurioLua/LuaRuntime+Workers.swift; rows 300-349 of curio_ops.h).
+local OP_THREAD_SUBMIT, OP_THREAD_RESULT = core.K.THREAD_SUBMIT, core.K.THREAD_RESULT
 -- Outcome statuses (workers.c).
 local ST_OK, ST_ERROR, ST_TRANSFER = 0, 1, 2
 
