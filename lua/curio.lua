@@ -75,7 +75,7 @@ local lazy = {
   open_file = { "curio.io", "open_file" }, aopen = { "curio.io", "open_file" },
   stdin = { "curio.io", "stdin" }, stdout = { "curio.io", "stdout" },
   stderr = { "curio.io", "stderr" },
-  run_in_thread = { "curio.workers", "run_in_thread" },
+  workers = "curio.workers", run_in_thread = { "curio.workers", "run_in_thread" },
   run_in_process = { "curio.workers", "run_in_process" },
   channel = "curio.channel", Channel = { "curio.channel", "Channel" },
   UniversalQueue = { "curio.universal", "UniversalQueue" },

@@ -82,6 +82,7 @@ int cl_worker_process_main(long parent) {
     int fl = fcntl(WORKER_FD, F_GETFL);
     if (fl < 0) return 2;
     fcntl(WORKER_FD, F_SETFL, fl & ~O_NONBLOCK);
+    fcntl(WORKER_FD, F_SETFD, FD_CLOEXEC); /* not inherited by programs fn starts */
     cl_worker_set_process_mode();
     /* first frame: package.path and package.cpath */
     cl_msg *cfg = read_frame(WORKER_FD);

@@ -69,12 +69,10 @@ static int worker_kcall(void *ctx, lua_State *L, int op, int nargs) {
     return -1;
 }
 
+/* spawn in a worker state: -2 (no current task), which core.spawn raises as NotInTask */
 static int64_t worker_spawn(void *ctx, int ref, int daemon, int main, int64_t *parent) {
-    (void)ref; (void)daemon; (void)main; (void)parent;
-    worker *w = ctx;
-    snprintf(w->host.errbuf, sizeof w->host.errbuf,
-             "NotInTask: cannot spawn tasks in a worker thread");
-    return -1;
+    (void)ctx; (void)ref; (void)daemon; (void)main; (void)parent;
+    return -2;
 }
 
 static int setup_p(lua_State *L) {

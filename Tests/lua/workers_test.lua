@@ -130,6 +130,18 @@ describe("run_in_thread", function()
       return not ok and err.kind
     end)
     assert.equal("NotInTask", msg)
+    local kind = curio.run_in_thread(function()
+      local curio = require "curio"
+      local ok, err = pcall(curio.spawn, function() end)
+      return not ok and err.kind
+    end)
+    assert.equal("NotInTask", kind)
+  end)
+
+  it("the process pool size is curio.workers.process_pool_size", function()
+    assert.equal(require("curio.workers"), curio.workers)
+    assert.equal("integer", math.type(curio.workers.process_pool_size))
+    assert.is_true(curio.workers.process_pool_size >= 1)
   end)
 
   it("a worker that runs out of memory fails with WorkerError and later calls work", function()
