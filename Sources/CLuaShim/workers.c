@@ -387,6 +387,22 @@ static int l_pack(lua_State *L) { return pack(L, 1); }
 /* pack_process(fname, fn, ...): the same, for a worker process (no Universal objects) */
 static int l_pack_process(lua_State *L) { return pack(L, 0); }
 
+/* pack_args(...) -> box | nil, message: arguments only (call_host's, from #2) */
+static int l_pack_args(lua_State *L) {
+    int n = lua_gettop(L);
+    cl_msg *m = cl_msg_new();
+    if (!m) return luaL_error(L, "not enough memory");
+    codec_newbox(L, m);
+    lua_insert(L, 1);
+    if (codec_encode_range(L, m, 2, n + 1, "argument", 2, 1)) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
 /* unpack(box) -> status, values...: the outcome of a call */
 static int l_unpack(lua_State *L) {
     cl_msg **b = luaL_checkudata(L, 1, "curio.Msg");
@@ -428,7 +444,8 @@ static int l_set_memory_limit(lua_State *L) {
 
 int cl_open_workers(lua_State *L) {
     static const luaL_Reg fns[] = {
-        {"pack", l_pack}, {"pack_process", l_pack_process}, {"unpack", l_unpack},
+        {"pack", l_pack}, {"pack_process", l_pack_process}, {"pack_args", l_pack_args},
+        {"unpack", l_unpack},
         {"configure", l_configure},
         {"set_memory_limit", l_set_memory_limit}, {NULL, NULL},
     };

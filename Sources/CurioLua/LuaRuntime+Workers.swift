@@ -6,6 +6,9 @@ import CurioKernel
 /// - THREAD_SUBMIT(box): runs the call message on the thread pool; returns a job id
 ///   for the THREAD trap.
 /// - THREAD_RESULT(job): the outcome message box of a finished job.
+/// - HOST_CALL(name, box): runs the Swift function registered as `name` on the
+///   thread pool with the arguments in `box`; returns a job id for the THREAD trap
+///   (THREAD_RESULT collects the outcome, in run_in_thread's format).
 /// - UNIVERSAL_WAIT(obj, what): registers the task as a waiter of a Universal
 ///   object; returns a job id for the THREAD trap, or nothing if the condition
 ///   already holds (the caller retries at once).
@@ -29,6 +32,24 @@ private func universalWake(_ ctx: UnsafeMutableRawPointer?, _ token: Int64) {
 }
 
 private final class TokenBox { var token = 0 }
+
+/// A Swift function Lua may call; it runs on the kernel's thread pool.
+public typealias BlockingFunction = @Sendable ([TransferValue]) throws -> [TransferValue]
+
+/// Runs a registered function on a pool thread: decodes its arguments, encodes
+/// its outcome as run_in_thread's (0, results...) or (1, message, traceback).
+private func runBlocking(_ fn: BlockingFunction, _ input: MessageRef) -> UnsafeMutablePointer<cl_msg>? {
+    guard let m = input.take() else { return nil }
+    defer { cl_msg_free(m) }
+    do {
+        let args = try decodeValues(m)
+        return try encodeValues([.int(0)] + fn(args))
+    } catch {
+        let text: String
+        if let e = error as? TransferError { text = e.message } else { text = "\(error)" }
+        return try? encodeValues([.int(1), .text(text), .text("")])
+    }
+}
 
 extension LuaRuntime {
     /// Same rules as `kcall`: only non-raising Lua API calls.
@@ -73,9 +94,34 @@ extension LuaRuntime {
             }
             lua_pushinteger(L, lua_Integer(id))
             return 1
+        case .hostCall:
+            var len = 0
+            guard lua_type(L, 2) == LUA_TSTRING, let p = lua_tolstring(L, 2, &len) else {
+                return fail("curio: host function name must be a string")
+            }
+            let name = String(decoding: UnsafeRawBufferPointer(start: p, count: len), as: UTF8.self)
+            guard let fn = blockingFunctions[name] else { return fail("curio: no host function '\(name)'") }
+            guard let m = cl_msg_take(L, 3) else { return fail("curio: bad call message") }
+            let input = MessageRef(m)
+            guard let id = submitJob({ MessageRef(runBlocking(fn, input)) }) else {
+                return fail("curio: no kernel is running")
+            }
+            lua_pushinteger(L, lua_Integer(id))
+            return 1
         default:
             return fail("curio: kernel call \(call.rawValue) is not a workers call")
         }
+    }
+}
+
+extension LuaRuntime {
+    /// Registers `fn` as a blocking host function: Lua calls it with
+    /// `curio.workers.call_host(name, ...)` (or `curio.workers.host.name(...)`)
+    /// from a task, which waits while `fn` runs on the kernel's thread pool (other
+    /// tasks keep running). Arguments and results are transferable values; an error
+    /// thrown by `fn` raises `WorkerError` with its description.
+    public func registerBlocking(_ name: String, _ fn: @escaping BlockingFunction) {
+        blockingFunctions[name] = fn
     }
 }
 

@@ -148,6 +148,8 @@ public final class LuaRuntime {
         var onCancel: (() -> Void)?
     }
     private var jobs: [Int: Job] = [:]
+    /// Swift functions Lua calls on the thread pool (`registerBlocking`).
+    var blockingFunctions: [String: BlockingFunction] = [:]
     private var nextJobId = 1
 
     /// Starts `work` on the kernel's thread pool and returns a job id. A task waits
@@ -334,7 +336,7 @@ public final class LuaRuntime {
             return pushString(L, s)
         case .resolve, .jobResult, .fileOpen, .fileRead, .fileWrite, .fileClose:
             return extensionCall(L, call, nargs: nargs)
-        case .threadSubmit, .threadResult, .universalWait:
+        case .threadSubmit, .threadResult, .universalWait, .hostCall:
             return workerCall(L, call, nargs: nargs)
         case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen,
              .taskIds, .taskGet, .debugLog, .debugSet, .signalSelf:

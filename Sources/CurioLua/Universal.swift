@@ -52,6 +52,11 @@ public struct TransferError: Swift.Error, CustomStringConvertible {
 
 /// Encodes one value into a new message.
 func encodeMessage(_ v: TransferValue) throws(TransferError) -> UnsafeMutablePointer<cl_msg> {
+    try encodeValues([v])
+}
+
+/// Encodes values, in order, into a new message.
+func encodeValues(_ vs: [TransferValue]) throws(TransferError) -> UnsafeMutablePointer<cl_msg> {
     guard let m = cl_msg_new() else { throw TransferError(message: "not enough memory") }
     func put(_ v: TransferValue) -> Bool {
         switch v {
@@ -76,7 +81,7 @@ func encodeMessage(_ v: TransferValue) throws(TransferError) -> UnsafeMutablePoi
         case .event(let e): return cl_msg_put_handle(m, e.obj) == 0
         }
     }
-    if !put(v) {
+    if !vs.allSatisfy(put) {
         cl_msg_free(m)
         throw TransferError(message: "value cannot be encoded (nil or NaN key, too large, or out of memory)")
     }
@@ -85,6 +90,13 @@ func encodeMessage(_ v: TransferValue) throws(TransferError) -> UnsafeMutablePoi
 
 /// Decodes the single value of a message (which stays the caller's).
 func decodeMessage(_ m: UnsafeMutablePointer<cl_msg>) throws(TransferError) -> TransferValue {
+    let vs = try decodeValues(m)
+    guard vs.count == 1 else { throw TransferError(message: "corrupt message: \(vs.count) values, not one") }
+    return vs[0]
+}
+
+/// Decodes every value of a message (which stays the caller's).
+func decodeValues(_ m: UnsafeMutablePointer<cl_msg>) throws(TransferError) -> [TransferValue] {
     let bytes = UnsafeRawBufferPointer(start: m.pointee.data, count: m.pointee.len)
     var pos = 0
     var tables: [TransferValue?] = []
@@ -139,9 +151,9 @@ func decodeMessage(_ m: UnsafeMutablePointer<cl_msg>) throws(TransferError) -> T
             throw fail("unknown tag")
         }
     }
-    let v = try value(0)
-    if pos != bytes.count { throw fail("more than one value") }
-    return v
+    var values: [TransferValue] = []
+    while pos < bytes.count { values.append(try value(0)) }
+    return values
 }
 
 /// `curio.UniversalQueue` for Swift threads: the same object Lua tasks and worker

@@ -252,4 +252,34 @@ final class WorkersTests: XCTestCase {
         XCTAssertEqual(pairs[0].value, pairs[1].value)
         XCTAssertEqual(pairs[0].value, .table(array: [.int(1), .text("x")], pairs: []))
     }
+
+    /// A Swift function registered as blocking runs on the thread pool while the
+    /// calling task waits and the others run; its errors raise WorkerError.
+    func testBlockingHostFunctions() throws {
+        struct Boom: Error, CustomStringConvertible { var description: String { "boom from Swift" } }
+        let rt = try LuaRuntime()
+        rt.registerBlocking("sum") { args in
+            usleep(50_000) // blocking work: the kernel thread stays free
+            var total: Int64 = 0
+            for case .int(let i) in args { total += i }
+            return [.int(total), .text("done")]
+        }
+        rt.registerBlocking("fail") { _ in throw Boom() }
+        let out = try rt.run("""
+            local curio = require "curio"
+            local ticks = 0
+            local ticker = curio.spawn(function() while true do curio.sleep(0.005) ticks = ticks + 1 end end)
+            local total, word = curio.workers.host.sum(1, 2, 39)
+            ticker:cancel()
+            assert(ticks > 0, "other tasks ran meanwhile")
+            local ok, e = pcall(curio.workers.call_host, "fail")
+            assert(not ok and e.kind == "WorkerError" and e.message == "boom from Swift", tostring(e))
+            local ok2, e2 = pcall(curio.workers.call_host, "missing")
+            assert(not ok2 and tostring(e2):find("no host function 'missing'"), tostring(e2))
+            local ok3, e3 = pcall(curio.workers.call_host, "sum", print)
+            assert(not ok3 and e3.kind == "TransferError" and e3.message == "argument #2: function", tostring(e3))
+            return total .. " " .. word
+            """)
+        XCTAssertEqual(out, "42 done")
+    }
 }

@@ -16,6 +16,11 @@ local ST_OK, ST_ERROR, ST_TRANSFER = 0, 1, 2
 local M = {}
 local last_path, last_cpath
 
+-- The arguments of a host call as a message box (their positions start at #2).
+local function ccodec_encode_args(...)
+  return cw.pack_args(...)
+end
+
 local function outcome(st, ...)
   if st == ST_OK then return ... end
   local message, traceback = ...
@@ -37,6 +42,29 @@ function M.run_in_thread(fn, ...)
   trap(THREAD, job)
   return outcome(cw.unpack(kcall(OP_THREAD_RESULT, job)))
 end
+
+-- Blocking host functions ----------------------------------------------------
+
+local OP_HOST_CALL = core.K.HOST_CALL
+
+--- call_host(name, ...): calls the Swift function the embedder registered as
+--- `name` (LuaRuntime.registerBlocking) on the thread pool; only this task waits.
+function M.call_host(name, ...)
+  if type(name) ~= "string" then
+    error(("bad argument #1 to 'call_host' (string expected, got %s)"):format(type(name)), 2)
+  end
+  local box, err = ccodec_encode_args(...)
+  if not box then error(errors.TransferError(err), 2) end
+  if not K.current() then error(errors.NotInTask("must be called inside a curio task"), 2) end
+  local job = kcall(OP_HOST_CALL, name, box)
+  trap(THREAD, job)
+  return outcome(cw.unpack(kcall(OP_THREAD_RESULT, job)))
+end
+
+--- host.name(...) == call_host("name", ...)
+M.host = setmetatable({}, { __index = function(_, name)
+  return function(...) return M.call_host(name, ...) end
+end })
 
 -- Worker processes ---------------------------------------------------------
 -- Each is `curio-lua --curio-worker-process` serving framed codec messages on one

@@ -39,6 +39,7 @@
     X(THREAD_SUBMIT, threadSubmit, 300) \
     X(THREAD_RESULT, threadResult, 301) \
     X(UNIVERSAL_WAIT, universalWait, 302) \
+    X(HOST_CALL, hostCall, 303) \
     /* monitor and diagnostics (LuaDiagnostics.swift) */ \
     X(TASK_IDS, taskIds, 350) \
     X(TASK_GET, taskGet, 351) \
