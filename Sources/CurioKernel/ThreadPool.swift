@@ -16,7 +16,7 @@ final class ThreadPool: Sendable {
 
     private let maxThreads: Int
     private let inbox: KernelInbox
-    private let state = Mutex(State())
+    private let state = PthreadMutex(State())
     private let signal = Semaphore()
 
     init(maxThreads: Int, inbox: KernelInbox) {
