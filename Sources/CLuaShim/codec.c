@@ -230,7 +230,9 @@ typedef struct {
     lua_Integer ntables;
     int handles;     /* Universal objects allowed (same process) */
     int depth;
-    int keys[CODEC_MAXDEPTH + 1]; /* stack index of the key being encoded per level, 0: a key itself */
+    /* per level, the key being encoded: its stack index (> 0), 0 while encoding a
+       key itself, or -i for index i of the array part (not pushed: saves calls) */
+    lua_Integer keys[CODEC_MAXDEPTH + 1];
     const char *what; /* "argument", "result", "item", "value" */
     int pos;
     char err[256];
@@ -241,8 +243,14 @@ static void enc_fail(enc_t *e, const char *fmt, ...) {
     char path[200] = "";
     size_t n = 0;
     for (int d = 1; d <= e->depth && n < sizeof path - 40; d++) {
-        int k = e->keys[d];
-        if (k == 0) { n += (size_t)snprintf(path + n, sizeof path - n, " key"); break; }
+        lua_Integer kk = e->keys[d];
+        if (kk == 0) { n += (size_t)snprintf(path + n, sizeof path - n, " key"); break; }
+        if (kk < 0) {
+            n += (size_t)snprintf(path + n, sizeof path - n, "[%lld]", (long long)-kk);
+            if (n >= sizeof path) n = sizeof path - 1;
+            continue;
+        }
+        int k = (int)kk;
         switch (lua_type(e->L, k)) {
         case LUA_TSTRING: {
             size_t len;
@@ -272,7 +280,7 @@ static void enc_fail(enc_t *e, const char *fmt, ...) {
         snprintf(e->err, sizeof e->err, "%s%s: %s", e->what, path, detail);
 }
 
-static int enc_value(enc_t *e, int idx);
+static int enc_value(enc_t *e, int idx, int type);
 
 static int enc_mem(enc_t *e, int rc) {
     if (rc == -2) enc_fail(e, "message too large (limit %d MiB)", (int)(CODEC_MAXSIZE >> 20));
@@ -307,25 +315,25 @@ static int enc_table(enc_t *e, int idx) {
     if (!lua_checkstack(L, 6)) { enc_fail(e, "not enough stack"); return -1; }
     e->depth++;
     int level = e->depth;
+    int top = lua_gettop(L);
     for (lua_Unsigned i = 1; i <= narr; i++) {
-        lua_pushinteger(L, (lua_Integer)i);
-        e->keys[level] = lua_gettop(L);
-        lua_rawgeti(L, idx, (lua_Integer)i);
-        if (enc_value(e, lua_gettop(L))) return -1;
-        lua_pop(L, 2);
+        e->keys[level] = -(lua_Integer)i;
+        int t = lua_rawgeti(L, idx, (lua_Integer)i);
+        if (enc_value(e, top + 1, t)) return -1;
+        lua_settop(L, top);
     }
     uint32_t nhash = 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        int k = lua_gettop(L) - 1;
-        if (lua_isinteger(L, k)) {
+        int k = top + 1;
+        if (narr && lua_isinteger(L, k)) {
             lua_Integer i = lua_tointeger(L, k);
             if (i >= 1 && (lua_Unsigned)i <= narr) { lua_pop(L, 1); continue; }
         }
         e->keys[level] = 0;
-        if (enc_value(e, k)) return -1;
+        if (enc_value(e, k, lua_type(L, k))) return -1;
         e->keys[level] = k;
-        if (enc_value(e, k + 1)) return -1;
+        if (enc_value(e, k + 1, lua_type(L, k + 1))) return -1;
         nhash++;
         lua_pop(L, 1);
     }
@@ -334,11 +342,11 @@ static int enc_table(enc_t *e, int idx) {
     return 0;
 }
 
-static int enc_value(enc_t *e, int idx) {
+static int enc_value(enc_t *e, int idx, int type) {
     lua_State *L = e->L;
     cl_msg *m = e->m;
     int rc = 0;
-    switch (lua_type(L, idx)) {
+    switch (type) {
     case LUA_TNIL: rc = put_u8(m, T_NIL); break;
     case LUA_TBOOLEAN: rc = put_u8(m, lua_toboolean(L, idx) ? T_TRUE : T_FALSE); break;
     case LUA_TNUMBER:
@@ -377,7 +385,7 @@ static int enc_value(enc_t *e, int idx) {
         return -1;
     }
     default:
-        enc_fail(e, "%s", lua_typename(L, lua_type(L, idx)));
+        enc_fail(e, "%s", lua_typename(L, type));
         return -1;
     }
     return rc ? enc_mem(e, rc) : 0;
@@ -400,7 +408,7 @@ int codec_encode_range(lua_State *L, cl_msg *m, int first, int last, const char 
     for (int i = first; i <= last && rc == 0; i++) {
         e.pos = pos0 ? pos0 + (i - first) : 0;
         e.depth = 0;
-        rc = enc_value(&e, i);
+        rc = enc_value(&e, i, lua_type(L, i));
     }
     free(e.seen.v);
     lua_settop(L, top);
@@ -436,7 +444,7 @@ static uint32_t get_u32(dec_t *d) {
     return v;
 }
 
-static void dec_value(dec_t *d);
+static int dec_value(dec_t *d);
 
 static void dec_table(dec_t *d, int shared) {
     lua_State *L = d->L;
@@ -464,17 +472,17 @@ static void dec_table(dec_t *d, int shared) {
         lua_rawseti(L, t, (lua_Integer)i);
     }
     for (uint32_t i = 0; i < nhash; i++) {
-        dec_value(d);
-        if (lua_isnil(L, -1)) corrupt(d, "nil key");
-        if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1) && isnan(lua_tonumber(L, -1)))
-            corrupt(d, "NaN key");
+        int tag = dec_value(d);
+        if (tag == T_NIL) corrupt(d, "nil key");
+        if (tag == T_DOUBLE && isnan(lua_tonumber(L, -1))) corrupt(d, "NaN key");
         dec_value(d);
         lua_rawset(L, t);
     }
     d->depth--;
 }
 
-static void dec_value(dec_t *d) {
+/* Pushes the next value; returns its tag. */
+static int dec_value(dec_t *d) {
     lua_State *L = d->L;
     need(d, 1);
     unsigned char tag = *d->p++;
@@ -542,6 +550,7 @@ static void dec_value(dec_t *d) {
     default:
         corrupt(d, "unknown tag");
     }
+    return tag;
 }
 
 /* Pushes every value of the bytes p..p+len; returns their count. Raises on
