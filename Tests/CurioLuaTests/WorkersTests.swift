@@ -265,6 +265,7 @@ final class WorkersTests: XCTestCase {
             return [.int(total), .text("done")]
         }
         rt.registerBlocking("fail") { _ in throw Boom() }
+        rt.registerBlocking("slow") { _ in usleep(300_000); return [.text("late")] }
         let out = try rt.run("""
             local curio = require "curio"
             local ticks = 0
@@ -278,6 +279,11 @@ final class WorkersTests: XCTestCase {
             assert(not ok2 and tostring(e2):find("no host function 'missing'"), tostring(e2))
             local ok3, e3 = pcall(curio.workers.call_host, "sum", print)
             assert(not ok3 and e3.kind == "TransferError" and e3.message == "argument #2: function", tostring(e3))
+            -- a timeout releases the task at once; the closure's result is dropped
+            local t0 = curio.clock()
+            local ok4, e4 = pcall(curio.timeout_after, 0.02, curio.workers.host.slow)
+            assert(not ok4 and e4.kind == "TaskTimeout", tostring(e4))
+            assert(curio.clock() - t0 < 0.3, "released before the closure finished")
             return total .. " " .. word
             """)
         XCTAssertEqual(out, "42 done")
