@@ -144,20 +144,30 @@ static int box_gc(lua_State *L) {
     return 0;
 }
 
+/* The box metatable is also kept under this address in the registry, so that
+   cl_msg_take can recognise a box without API calls that may raise. */
+static char msgbox_key;
+
 cl_msg **codec_newbox(lua_State *L, cl_msg *m) {
     cl_msg **b = lua_newuserdatauv(L, sizeof *b, 0);
     *b = m;
     if (luaL_newmetatable(L, MSGBOX)) {
         lua_pushcfunction(L, box_gc);
         lua_setfield(L, -2, "__gc");
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &msgbox_key);
     }
     lua_setmetatable(L, -2);
     return b;
 }
 
 cl_msg *cl_msg_take(lua_State *L, int idx) {
+    if (lua_type(L, idx) != LUA_TUSERDATA || !lua_checkstack(L, 2) || !lua_getmetatable(L, idx)) return NULL;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &msgbox_key);
+    int is_box = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (!is_box) return NULL;
     cl_msg **b = lua_touserdata(L, idx);
-    if (!b || lua_rawlen(L, idx) != sizeof *b) return NULL;
     cl_msg *m = *b;
     *b = NULL;
     return m;

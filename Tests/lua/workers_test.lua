@@ -309,3 +309,13 @@ describe("examples/workers.lua", function()
     assert.matches("^9592 primes below 100000 %(6 chunks: 3 in threads, 3 in processes%)", out)
   end)
 end)
+
+describe("worker kernel calls", function()
+  it("refuse what is not a call message", function()
+    local core = require "curio.core"
+    local fake = io.stdout -- a userdata of another kind
+    assert.error_matches(function() core.kcall(core.K.THREAD_SUBMIT, fake) end, "bad call message")
+    assert.error_matches(function() core.kcall(core.K.THREAD_SUBMIT, "x") end, "bad call message")
+    assert.error_matches(function() core.kcall(core.K.UNIVERSAL_WAIT, fake, 1) end, "not a Universal object")
+  end)
+end)
