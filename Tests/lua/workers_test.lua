@@ -291,6 +291,27 @@ describe("run_in_process", function()
     assert.equal(0, zombies())
   end)
 
+  it("workers die with their parent", function()
+    local path = os.tmpname()
+    local exe = require("curio.core").exepath()
+    curio.run_in_thread(function(cmd) return os.execute(cmd) end,
+      ("{ %q Tests/lua/fixtures/pdeathsig.lua %q; } 2>/dev/null"):format(exe, path))
+    local f = assert(io.open(path))
+    local pid = f:read("n")
+    f:close()
+    os.remove(path)
+    assert.is_not_nil(pid)
+    local alive = true
+    for _ = 1, 200 do -- gone, or a zombie waiting for init to reap it
+      local st = io.open("/proc/" .. pid .. "/stat")
+      local state = st and st:read("a"):match("^%d+ %b() (%a)")
+      if st then st:close() end
+      if not state or state == "Z" then alive = false break end
+      curio.sleep(0.02)
+    end
+    assert.is_false(alive, "the worker outlived its parent")
+  end)
+
   it("more calls than workers wait their turn", function()
     local g = curio.TaskGroup()
     local n = 0
