@@ -19,10 +19,17 @@ final class ThreadPool: Sendable {
     private let state = PthreadMutex(State())
     private let signal = Semaphore()
 
-    init(maxThreads: Int, inbox: KernelInbox) {
+    /// Seconds an idle thread waits for work before it exits.
+    let idleExit: Double
+
+    init(maxThreads: Int, inbox: KernelInbox, idleExit: Double = 30) {
         self.maxThreads = maxThreads
         self.inbox = inbox
+        self.idleExit = idleExit
     }
+
+    /// Threads alive now (for tests).
+    var threadCount: Int { state.withLock { $0.threads } }
 
     func submit(token: Int, _ work: @escaping @Sendable () -> any Sendable) {
         let spawn = state.withLock { s -> Bool in
@@ -60,13 +67,10 @@ final class ThreadPool: Sendable {
         for _ in 0..<n { signal.post() }
     }
 
-    /// Seconds an idle thread waits for work before it exits.
-    static let idleExit = 30.0
-
     private func workLoop() {
         while true {
             state.withLock { $0.idle += 1 }
-            let posted = signal.wait(timeout: ThreadPool.idleExit)
+            let posted = signal.wait(timeout: idleExit)
             let (job, exit) = state.withLock { s -> (Job?, Bool) in
                 s.idle -= 1
                 if (s.closing || !posted) && s.jobs.isEmpty {
