@@ -1,6 +1,9 @@
 import CLua54
 import CLuaShim
 import CurioKernel
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Kernel calls of the workers (rows 300-349 of curio_ops.h):
 /// - THREAD_SUBMIT(box): runs the call message on the thread pool; returns a job id
@@ -129,4 +132,13 @@ extension LuaRuntime {
 /// serves run_in_process calls on descriptor 3; returns the exit status.
 public func runWorkerProcess(parent: String) -> Int32 {
     cl_worker_process_main(Int(parent) ?? 0)
+}
+
+/// For embedders: `curio.run_in_process` starts the current executable again with
+/// `--curio-worker-process PID`. Call this first thing in `main`: in a worker it
+/// serves calls and exits; otherwise it returns at once.
+public func runWorkerProcessIfRequested() {
+    let args = CommandLine.arguments
+    guard args.count >= 2, args[1] == "--curio-worker-process" else { return }
+    exit(runWorkerProcess(parent: args.count > 2 ? args[2] : ""))
 }

@@ -7,9 +7,7 @@ import Glibc
 // `-E` must be known before the standard libraries read LUA_PATH/LUA_CPATH.
 var args = Array(CommandLine.arguments.dropFirst())
 // A worker process of curio.run_in_process (lua/curio/workers.lua).
-if args.first == "--curio-worker-process" {
-    exit(runWorkerProcess(parent: args.count > 1 ? args[1] : ""))
-}
+runWorkerProcessIfRequested()
 var ignoreEnv = false
 for a in args {
     if a == "-E" { ignoreEnv = true }
