@@ -197,7 +197,8 @@ int cl_msg_pushbox(lua_State *L, cl_msg *m) {
    (to mark them T_STABLE when referred to again). Open addressing, in C: the
    encoder allocates nothing on the Lua side, so it never raises. */
 typedef struct { const void *p; uint32_t idx; size_t off; } seen_ent;
-typedef struct { seen_ent *v; size_t cap, n; } seen_map;
+typedef struct { seen_ent *v; size_t cap, n; seen_ent *inline_v; } seen_map;
+#define SEEN_INLINE 32 /* entries on the C stack: small values need no allocation */
 
 static inline size_t seen_hash(const void *p, size_t cap) {
     return (size_t)(((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) & (cap - 1);
@@ -222,7 +223,7 @@ static int seen_add(seen_map *m, const void *p, uint32_t idx, size_t off) {
             while (v[j].p) j = (j + 1) & (cap - 1);
             v[j] = m->v[i];
         }
-        free(m->v);
+        if (m->v != m->inline_v) free(m->v);
         m->v = v;
         m->cap = cap;
     }
@@ -315,31 +316,33 @@ static int enc_table(enc_t *e, int idx) {
     }
     if (e->ntables >= (lua_Integer)UINT32_MAX) { enc_fail(e, "too many tables"); return -1; }
     if (seen_add(&e->seen, tp, (uint32_t)e->ntables++, m->len)) return enc_mem(e, -1);
-    lua_Unsigned narr = lua_rawlen(L, idx);
-    if (narr > UINT32_MAX) { enc_fail(e, "table too large"); return -1; }
+    /* One traversal: lua_next yields the array part first, in order, so the run
+       of keys 1, 2, 3... it starts with is the array section; the rest are
+       pairs. Both counts are patched into the header at the end. */
     size_t head = m->len;
-    int rc = put_tag_u32(m, T_TABLE, (uint32_t)narr);
+    int rc = put_tag_u32(m, T_TABLE, 0);
     if (!rc) rc = reserve(m, 4);
     if (rc) return enc_mem(e, rc);
-    m->len += 4; /* nhash, patched below */
+    m->len += 4;
     if (!lua_checkstack(L, 6)) { enc_fail(e, "not enough stack"); return -1; }
     e->depth++;
     int level = e->depth;
-    int top = lua_gettop(L);
-    for (lua_Unsigned i = 1; i <= narr; i++) {
-        e->keys[level] = -(lua_Integer)i;
-        int t = lua_rawgeti(L, idx, (lua_Integer)i);
-        if (enc_value(e, top + 1, t)) return -1;
-        lua_settop(L, top);
-    }
-    uint32_t nhash = 0;
+    int k = lua_gettop(L) + 1;
+    uint32_t narr = 0, nhash = 0;
+    int in_array = 1;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        int k = top + 1;
-        if (narr && lua_isinteger(L, k)) {
-            lua_Integer i = lua_tointeger(L, k);
-            if (i >= 1 && (lua_Unsigned)i <= narr) { lua_pop(L, 1); continue; }
+        if (in_array) {
+            if (lua_isinteger(L, k) && lua_tointeger(L, k) == (lua_Integer)narr + 1 && narr < UINT32_MAX) {
+                e->keys[level] = -((lua_Integer)narr + 1);
+                if (enc_value(e, k + 1, lua_type(L, k + 1))) return -1;
+                narr++;
+                lua_pop(L, 1);
+                continue;
+            }
+            in_array = 0;
         }
+        if (nhash == UINT32_MAX) { enc_fail(e, "table too large"); return -1; }
         e->keys[level] = 0;
         if (enc_value(e, k, lua_type(L, k))) return -1;
         e->keys[level] = k;
@@ -348,6 +351,7 @@ static int enc_table(enc_t *e, int idx) {
         lua_pop(L, 1);
     }
     e->depth--;
+    memcpy(m->data + head + 1, &narr, 4);
     memcpy(m->data + head + 5, &nhash, 4);
     return 0;
 }
@@ -362,14 +366,43 @@ static int enc_value(enc_t *e, int idx, int type) {
     case LUA_TNUMBER:
         rc = reserve(m, 9);
         if (rc) break;
-        if (lua_isinteger(L, idx)) cl_msg_put_int(m, lua_tointeger(L, idx));
-        else cl_msg_put_double(m, lua_tonumber(L, idx));
+        if (lua_isinteger(L, idx)) {
+            lua_Integer i = lua_tointeger(L, idx);
+            if (i >= INT32_MIN && i <= INT32_MAX) {
+                int32_t v = (int32_t)i;
+                m->data[m->len] = T_INT32;
+                memcpy(m->data + m->len + 1, &v, 4);
+                m->len += 5;
+            } else {
+                int64_t v = (int64_t)i;
+                m->data[m->len] = T_INT64;
+                memcpy(m->data + m->len + 1, &v, 8);
+                m->len += 9;
+            }
+        } else {
+            double d = lua_tonumber(L, idx);
+            m->data[m->len] = T_DOUBLE;
+            memcpy(m->data + m->len + 1, &d, 8);
+            m->len += 9;
+        }
         break;
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
         rc = len > CODEC_MAXSIZE ? -2 : reserve(m, len + 5);
-        if (!rc) cl_msg_put_string(m, s, len);
+        if (rc) break;
+        if (len < 256) {
+            m->data[m->len] = T_SSTR;
+            m->data[m->len + 1] = (char)len;
+            memcpy(m->data + m->len + 2, s, len);
+            m->len += len + 2;
+        } else {
+            uint32_t n = (uint32_t)len;
+            m->data[m->len] = T_STR;
+            memcpy(m->data + m->len + 1, &n, 4);
+            memcpy(m->data + m->len + 5, s, len);
+            m->len += len + 5;
+        }
         break;
     }
     case LUA_TTABLE:
@@ -409,7 +442,9 @@ int codec_encode_range(lua_State *L, cl_msg *m, int first, int last, const char 
     enc_t e;
     e.L = L;
     e.m = m;
-    e.seen = (seen_map){ NULL, 0, 0 };
+    seen_ent inline_seen[SEEN_INLINE];
+    memset(inline_seen, 0, sizeof inline_seen);
+    e.seen = (seen_map){ inline_seen, SEEN_INLINE, 0, inline_seen };
     e.ntables = 0;
     e.what = what;
     e.handles = handles;
@@ -420,7 +455,7 @@ int codec_encode_range(lua_State *L, cl_msg *m, int first, int last, const char 
         e.depth = 0;
         rc = enc_value(&e, i, lua_type(L, i));
     }
-    free(e.seen.v);
+    if (e.seen.v != inline_seen) free(e.seen.v);
     lua_settop(L, top);
     if (rc) lua_pushstring(L, e.err);
     return rc;
