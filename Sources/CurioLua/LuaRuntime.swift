@@ -259,7 +259,7 @@ public final class LuaRuntime {
         case .wqLen:
             lua_pushinteger(L, lua_Integer(waitQueue(int(L, 2))?.count ?? 0))
             return 1
-        case .taskIds, .taskGet, .debugLog, .debugSet, .signalSelf:
+        case .taskIds, .taskGet, .debugLog, .debugSet:
             return diagnosticsCall(L, call)
         default:
             break
@@ -355,7 +355,7 @@ public final class LuaRuntime {
         case .sigWatch, .sigUnwatch, .sigTotal, .sigEpoch:
             return signalCall(L, call)
         case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen,
-             .taskIds, .taskGet, .debugLog, .debugSet, .signalSelf, .virtualClock, .interruptTarget:
+             .taskIds, .taskGet, .debugLog, .debugSet, .virtualClock, .interruptTarget:
             return 0 // answered above
         }
     }

@@ -46,8 +46,7 @@
     X(TASK_IDS, taskIds, 350) \
     X(TASK_GET, taskGet, 351) \
     X(DEBUG_LOG, debugLog, 352) \
-    X(DEBUG_SET, debugSet, 353) \
-    X(SIGNAL_SELF, signalSelf, 354)
+    X(DEBUG_SET, debugSet, 353)
 
 #define CURIO_TRAPS(X) \
     X(SLEEP, sleep, 1) \
