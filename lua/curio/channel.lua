@@ -7,7 +7,7 @@ local errors = require "curio.errors"
 local network = require "curio.network"
 local time = require "curio.time"
 local codec = require "curio.ccodec"
-local cp = require "curio.cprocess"
+local cp = require "curio.cworkerproc"
 local cc = require "curio.cchannel"
 
 local M = {}

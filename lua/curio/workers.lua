@@ -68,10 +68,10 @@ end })
 
 -- Worker processes ---------------------------------------------------------
 -- Each is `curio-lua --curio-worker-process` serving framed codec messages on one
--- end of a socketpair (Sources/CLuaShim/process.c). Idle workers wait in `idle`;
+-- end of a socketpair (Sources/CLuaShim/worker_process.c). Idle workers wait in `idle`;
 -- at most `M.process_pool_size` exist. A worker whose caller was cancelled, or
 -- that died, is killed and reaped (no zombie) and a new one replaces it on demand.
-local cp = require "curio.cprocess"
+local cp = require "curio.cworkerproc"
 local ccodec = require "curio.ccodec"
 
 M.process_pool_size = cp.nproc()
