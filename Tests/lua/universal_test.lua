@@ -1,3 +1,6 @@
+-- Worker functions cannot capture upvalues, so they take what they use as
+-- parameters, often named as the test's own locals.
+-- luacheck: ignore 431
 local curio = require "curio"
 
 describe("UniversalQueue", function()

@@ -10,8 +10,9 @@ local cw = require "curio.cworkers"
 local kcall, trap, THREAD = core.kcall, core.trap, K.T.THREAD
 -- Kernel calls (Sources/CurioLua/LuaRuntime+Workers.swift; rows 300-349 of curio_ops.h).
 local OP_THREAD_SUBMIT, OP_THREAD_RESULT = core.K.THREAD_SUBMIT, core.K.THREAD_RESULT
--- Outcome statuses (workers.c).
-local ST_OK, ST_ERROR, ST_TRANSFER = 0, 1, 2
+-- Outcome statuses (workers.c): ST_OK, ST_TRANSFER, and anything else (1: fn
+-- raised, 3: out of memory) is a WorkerError.
+local ST_OK, ST_TRANSFER = 0, 2
 
 local M = {}
 local last_path, last_cpath
