@@ -5,6 +5,7 @@
 local core = require "curio.core"
 local K = require "curio.kernel"
 local errors = require "curio.errors"
+local check = require "curio.check"
 local cw = require "curio.cworkers"
 
 local kcall, trap, THREAD = core.kcall, core.trap, K.T.THREAD
@@ -31,7 +32,20 @@ end
 
 --- run_in_thread(fn, ...): runs fn(...) in a pool thread's own Lua state and
 --- returns its results; only the calling task waits.
+-- fn: a function, or "module.function" (checked here, at the caller's line).
+local function check_fn(fn, fname)
+  local t = type(fn)
+  if t == "string" then
+    if not fn:find("^.+%.[^.]+$") then -- as the C side: a dot, not first nor last
+      check.badarg(1, fname, ("'module.function' expected, got '%s'"):format(fn))
+    end
+  elseif t ~= "function" then
+    check.argerror(1, fname, "function or string", fn)
+  end
+end
+
 function M.run_in_thread(fn, ...)
+  check_fn(fn, "run_in_thread")
   if package.path ~= last_path or package.cpath ~= last_cpath then
     cw.configure(package.path, package.cpath)
     last_path, last_cpath = package.path, package.cpath
@@ -137,6 +151,7 @@ end
 --- run_in_process(fn, ...): runs fn(...) in a worker process; same contract as
 --- run_in_thread, except that Universal objects cannot cross.
 function M.run_in_process(fn, ...)
+  check_fn(fn, "run_in_process")
   local box, err = cw.pack_process("run_in_process", fn, ...)
   if not box then error(errors.TransferError(err), 2) end
   if not K.current() then error(errors.NotInTask("must be called inside a curio task"), 2) end
