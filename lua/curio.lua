@@ -56,7 +56,7 @@ end
 
 -- Lazily loaded parts (each is also `require "curio.X"`).
 local lazy = {
-  socket = "curio.socket", test = "curio.test",
+  socket = "curio.socket", test = "curio.test", ssl = "curio.ssl",
   Event = { "curio.sync", "Event" }, Lock = { "curio.sync", "Lock" },
   RLock = { "curio.sync", "RLock" }, Semaphore = { "curio.sync", "Semaphore" },
   BoundedSemaphore = { "curio.sync", "BoundedSemaphore" },
