@@ -28,6 +28,9 @@ enum { WANT_READ = 1, WANT_WRITE = 2, ERR_SSL = 3, ERR_SYSCALL = 4, ERR_EOF = 5 
 typedef struct { SSL_CTX *ctx; } lctx;
 typedef struct { SSL *ssl; } lssl;
 
+/* Connections alive (made and not yet freed), process-wide: tests check it for leaks. */
+static _Atomic long live_connections;
+
 /* Receive buffer, one per thread (one Lua state per thread). */
 #define RBUF 65536
 static _Thread_local char rbuf[RBUF];
@@ -228,7 +231,10 @@ static int l_load_cert_chain(lua_State *L) {
         return cfg_fail(L, lua_tostring(L, -1));
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-        lua_pushfstring(L, "keyfile %s: cannot load private key", key);
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+            lua_pushfstring(L, "keyfile %s does not match certfile %s", key, cert);
+        else
+            lua_pushfstring(L, "keyfile %s: cannot load private key", key);
         return cfg_fail(L, lua_tostring(L, -1));
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -335,6 +341,7 @@ static int l_new(lua_State *L) {
     SSL *ssl = SSL_new(ctx);
     if (!ssl) return cfg_fail(L, "SSL_new failed");
     s->ssl = ssl;
+    live_connections++;
     BIO *bio = fd_bio(fd);
     if (!bio) return cfg_fail(L, "BIO_new failed");
     SSL_set_bio(ssl, bio, bio); /* one reference, owned by ssl */
@@ -362,9 +369,17 @@ static int l_new(lua_State *L) {
 
 static int l_free(lua_State *L) {
     lssl *s = luaL_checkudata(L, 1, SSL_MT);
-    if (s->ssl) SSL_free(s->ssl);
+    if (s->ssl) {
+        SSL_free(s->ssl);
+        live_connections--;
+    }
     s->ssl = NULL;
     return 0;
+}
+
+static int l_live(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)live_connections);
+    return 1;
 }
 
 /* handshake(ssl) -> true | nil, code, reason, extra */
@@ -621,7 +636,7 @@ int cl_open_ssl(lua_State *L) {
         {"new", l_new}, {"free", l_free}, {"handshake", l_handshake}, {"read", l_read},
         {"write", l_write}, {"shutdown", l_shutdown}, {"key_update", l_key_update},
         {"pending", l_pending}, {"version", l_version}, {"cipher", l_cipher}, {"alpn", l_alpn},
-        {"peercert", l_peercert}, {"verify_result", l_verify_result},
+        {"peercert", l_peercert}, {"verify_result", l_verify_result}, {"live", l_live},
         {NULL, NULL},
     };
     luaL_newmetatable(L, CTX_MT);

@@ -18,6 +18,7 @@ local badarg, argerror = socket._badarg, socket._argerror
 local math_type, type, error, setmetatable, getmetatable = math.type, type, error, setmetatable, getmetatable
 
 local M = { OPENSSL_VERSION = c.OPENSSL_VERSION }
+M._live = c.live -- OpenSSL connections not yet freed (for leak tests)
 M.SSLError = errors.SSLError
 
 -- ---------------------------------------------------------------- errors
