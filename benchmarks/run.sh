@@ -124,3 +124,6 @@ errs = lines("errors")
 if any(e.strip() for e in errs):
     print("\nerrors:\n" + "\n".join(e for e in errs if e.strip()))
 PY
+
+# --- TLS (curio.ssl against a C epoll + OpenSSL server): its own table
+ROUNDS=$ROUNDS SECS=$SECS benchmarks/tls_bench.sh "$CURIO"
