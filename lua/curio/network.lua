@@ -155,7 +155,7 @@ end
 --- client when it returns. A handler's error is reported (Task Crash) and the
 --- server goes on. Cancelling the server cancels its handlers and closes their
 --- sockets and the listening one. Returns if another task closes `sock`.
-function M.run_server(sock, handler)
+function M.run_server(sock, handler, _name_fn) -- _name_fn: names crash reports (tcp_server's ssl wrapper)
   if not socket.is_socket(sock) then argerror(1, "run_server", "socket", sock) end
   check_callable(handler, 2, "run_server")
   local clients = {}
@@ -165,7 +165,7 @@ function M.run_server(sock, handler)
       local accepted, client, addr = pcall(sock.accept, sock)
       if accepted then
         local t = task.spawn(client_main, clients, handler, client, addr)
-        rawset(t, "_fn_for_name", handler) -- report crashes under the handler's name
+        rawset(t, "_fn_for_name", _name_fn or handler) -- report crashes under the handler's name
         clients[t] = true
       elseif sock:fileno() < 0 then
         return -- closed by another task: a clean stop
@@ -204,8 +204,9 @@ end
 function M.tcp_server(host, port, handler, opts)
   check_callable(handler, 3, "tcp_server")
   opts = check_opts(opts, 4, "tcp_server")
-  if opts.ssl then handler = require("curio.ssl")._server_handler(opts.ssl, handler, opts) end
-  return M.run_server(M.tcp_server_socket(host, port, opts), handler)
+  local serve = handler
+  if opts.ssl then serve = require("curio.ssl")._server_handler(opts.ssl, handler, opts) end
+  return M.run_server(M.tcp_server_socket(host, port, opts), serve, handler)
 end
 
 --- unix_server(path, handler, [opts])

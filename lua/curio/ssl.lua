@@ -234,6 +234,10 @@ local recv_size = 0 -- the last size recv checked
 --- recv(maxbytes) -> data, or nil at the end of the stream (the peer's
 --- close_notify). A peer that closes without close_notify raises SSLError
 --- ("unexpected eof while reading"): the data may have been cut short.
+-- As Socket:recv, when the last read found the socket empty (and OpenSSL holds
+-- nothing), wait for readiness first: that saves a read that would only say
+-- WANT_READ. Safe with edge-triggered epoll: the poller keeps edges that come
+-- while nobody waits.
 function SSLSocket:recv(maxbytes)
   if maxbytes ~= recv_size then
     if math_type(maxbytes) ~= "integer" or maxbytes < 0 then
@@ -245,12 +249,17 @@ function SSLSocket:recv(maxbytes)
     end
     recv_size = maxbytes
   end
+  if self._drained then
+    self._drained = false
+    if self._ssl then wait(self, "recv", WANT_READ, false) end
+  end
   while true do
     local ssl = self._ssl
     if not ssl then error(closed_error("recv"), 0) end
     local data, code, reason, extra = c_read(ssl, maxbytes)
     if data then
-      if data == "" and maxbytes > 0 then return nil end
+      if code then self._drained = true
+      elseif data == "" and maxbytes > 0 then return nil end
       return data
     end
     retry_or_raise(self, "recv", false, code, reason, extra)
@@ -393,7 +402,7 @@ function Context:wrap_socket(sock, opts)
   if fd < 0 then error(closed_error("wrap_socket"), 0) end
   local ud, _, msg = c.new(self._ctx, fd, server, host, check, alpn)
   if not ud then error(sslerror("wrap_socket", msg), 0) end
-  local s = setmetatable({ _sock = sock, _ssl = ud, _fd = fd, _ctx = self, family = sock.family,
+  local s = setmetatable({ _sock = sock, _ssl = ud, _fd = fd, _drained = false, family = sock.family,
     type = sock.type, server_side = server, server_hostname = host, context = self }, SSLSocket)
   if opts.do_handshake_on_connect ~= false then
     local ok, e = pcall(s.do_handshake, s)
