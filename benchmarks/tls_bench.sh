@@ -81,6 +81,10 @@ if c:
     rows.append(("tls server CPU per handshake (us)", f"{l:,.0f}", f"{c:,.0f}", f"{l / c:.2f}", "<= 1.1"))
     rows.append(("  handshakes/s (client-bound)", f"{med('curio/20xhandshake', 'handshakes_per_s'):,.0f}",
                  f"{med('c/20xhandshake', 'handshakes_per_s'):,.0f}", "", ""))
+    def rss(label):
+        d = runs.get(label, [{}])[-1]
+        return f"{d.get('srv_rss0_kb', 0):,.0f} -> {d.get('srv_rss1_kb', 0):,.0f}"
+    rows.append(("  server RSS during the run (KB)", rss("curio/20xhandshake"), rss("c/20xhandshake"), "", "flat"))
 errs = sum(d.get("errors", 0) for v in runs.values() for d in v)
 w = [max(len(r[i]) for r in rows) for i in range(5)]
 for i, r in enumerate(rows):

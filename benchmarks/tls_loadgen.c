@@ -13,7 +13,9 @@
  * closes (close_notify) and starts over. Prints
  *   handshakes_per_s=N conns=N errors=N srv_cpu=P% cli_cpu=P% srv_us_per_hs=N
  * srv_cpu (with SERVER_PID in the environment) is the server's user+sys CPU over
- * the measured window as a share of one core. A hard alarm ends the process at
+ * the measured window as a share of one core; srv_rss0_kb / srv_rss1_kb its
+ * resident memory at the window's start and end (a leak per connection shows in
+ * a long handshake run). A hard alarm ends the process at
  * SECONDS + 40 s.
  *
  * Build: cc -O2 -o tls_loadgen tls_loadgen.c -lssl -lcrypto
@@ -73,6 +75,18 @@ static double proc_cpu(const char *pid) { /* user+sys seconds of a process */
     unsigned long ut = 0, st = 0;
     if (p) sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long proc_rss_kb(const char *pid) { /* VmRSS of a process */
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%s/status", pid);
+    FILE *f = fopen(path, "r");
+    long kb = 0;
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1) break;
+    fclose(f);
+    return kb;
 }
 
 static double self_cpu(void) {
@@ -199,6 +213,7 @@ int main(int argc, char **argv) {
     const char *spid = getenv("SERVER_PID");
     struct epoll_event evs[256];
     double start = now(), t0 = 0, end = 0, s0 = 0, c0 = 0;
+    long rss0 = 0;
     for (;;) {
         double t = now();
         if (!measuring) {
@@ -209,6 +224,7 @@ int main(int argc, char **argv) {
                 t0 = t;
                 end = t + secs;
                 s0 = spid ? proc_cpu(spid) : 0;
+                rss0 = spid ? proc_rss_kb(spid) : 0;
                 c0 = self_cpu();
             }
         } else if (t >= end) {
@@ -240,6 +256,7 @@ int main(int argc, char **argv) {
     if (spid) printf(" srv_cpu=%.1f%%", 100 * scpu / window);
     printf(" cli_cpu=%.1f%%", 100 * ccpu / window);
     if (spid && hs_mode && handshakes) printf(" srv_us_per_hs=%.0f", scpu * 1e6 / handshakes);
+    if (spid) printf(" srv_rss0_kb=%ld srv_rss1_kb=%ld", rss0, proc_rss_kb(spid));
     printf("\n");
     return 0;
 }
