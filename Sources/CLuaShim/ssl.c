@@ -423,32 +423,22 @@ static int push_data(lua_State *L, SSL *ssl) {
 }
 
 /* read(ssl, n) -> data, [drained] ("" at a clean end: close_notify) | nil, code,
- * reason, extra */
+ * reason, extra. At most 64 KiB a call (OpenSSL returns one record, at most
+ * 16 KiB, per read anyway). */
 static int l_read(lua_State *L) {
     SSL *ssl = check_ssl(L)->ssl;
     lua_Integer n = luaL_checkinteger(L, 2);
     if (n <= 0) { lua_pushliteral(L, ""); return 1; }
+    if (n > RBUF) n = RBUF;
     ERR_clear_error();
     errno = 0;
     size_t got = 0;
-    if (n <= RBUF) {
-        int r = SSL_read_ex(ssl, rbuf, (size_t)n, &got);
-        if (r != 1) {
-            if (SSL_get_error(ssl, 0) == SSL_ERROR_ZERO_RETURN) { lua_pushliteral(L, ""); return 1; }
-            return io_fail(L, ssl, 0, errno);
-        }
-        lua_pushlstring(L, rbuf, got);
-        return push_data(L, ssl);
-    }
-    luaL_Buffer b;
-    char *p = luaL_buffinitsize(L, &b, (size_t)n);
-    int r = SSL_read_ex(ssl, p, (size_t)n, &got);
-    if (r != 1) {
+    if (SSL_read_ex(ssl, rbuf, (size_t)n, &got) != 1) {
         int e = errno;
         if (SSL_get_error(ssl, 0) == SSL_ERROR_ZERO_RETURN) { lua_pushliteral(L, ""); return 1; }
         return io_fail(L, ssl, 0, e);
     }
-    luaL_pushresultsize(&b, got);
+    lua_pushlstring(L, rbuf, got);
     return push_data(L, ssl);
 }
 

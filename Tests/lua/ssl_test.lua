@@ -352,6 +352,26 @@ describe("SSL sockets", function()
       "bad argument #3 to 'open_connection' %(ssl as true or SSLContext expected, got string%)")
     assert.error_matches(function() curio.tcp_server("127.0.0.1", 1, print, { ssl = ctx }) end,
       "ssl needs a server context")
+    assert.error_matches(function() curio.tcp_server("127.0.0.1", 1, print, { ssl = server_ctx(),
+      ssl_handshake_timeout = 0 / 0 }) end, "ssl_handshake_timeout must be a positive number")
+    assert.error_matches(function() curio.open_connection("127.0.0.1", 1, { ssl = true, server_hostname = 5 }) end,
+      "bad argument #3 to 'open_connection' %(server_hostname as string expected, got number%)")
+    assert.error_matches(function() curio.open_connection("127.0.0.1", 1, { ssl = true, alpn_protocols = { 1 } }) end,
+      "bad argument #3 to 'open_connection' %(ALPN protocol #1")
+    local u <close> = socket.udp()
+    assert.error_matches(function() ctx:wrap_socket(u, { server_hostname = "x" }) end, "stream socket expected")
+    -- recv's size
+    local port, srv = serve(server_ctx(), function(s) if s then echo(s) end end)
+    local c <close> = connect(port)
+    for _, bad in ipairs { 1.5, 0 / 0, math.huge, "10", {} } do
+      assert.error_matches(function() c:recv(bad) end, "bad argument #1 to 'recv' %(integer expected")
+    end
+    assert.error_matches(function() c:recv(-1) end, "bad argument #1 to 'recv' %(negative size%)")
+    assert.error_matches(function() c:sendall(42) end, "bad argument #1 to 'sendall' %(string expected")
+    c:sendall("big ask")
+    assert.equal("big ask", c:recv(math.maxinteger))
+    assert.equal("", c:recv(0))
+    srv:cancel()
   end)
 
   it("frees OpenSSL connections on close and when collected", function()

@@ -22,7 +22,7 @@ end
 local function check_opts(opts, i, fname)
   if opts ~= nil and type(opts) ~= "table" then argerror(i, fname, "table", opts) end
   opts = opts or {}
-  if opts.ssl then require("curio.ssl")._check_option(opts.ssl, i, fname, fname ~= "open_connection") end
+  if opts.ssl then require("curio.ssl")._check_option(opts, i, fname, fname ~= "open_connection") end
   return opts
 end
 

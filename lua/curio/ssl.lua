@@ -229,7 +229,7 @@ function SSLSocket:do_handshake()
   end
 end
 
-local recv_size = 0 -- the last size recv checked
+local recv_size = 1 -- the last size recv checked (never 0: recv(0) returns at once)
 
 --- recv(maxbytes) -> data, or nil at the end of the stream (the peer's
 --- close_notify). A peer that closes without close_notify raises SSLError
@@ -240,13 +240,13 @@ local recv_size = 0 -- the last size recv checked
 -- while nobody waits.
 function SSLSocket:recv(maxbytes)
   if maxbytes ~= recv_size then
-    if math_type(maxbytes) ~= "integer" or maxbytes < 0 then
-      if type(maxbytes) == "number" and maxbytes >= 0 and maxbytes == math.floor(maxbytes) then
-        maxbytes = math.tointeger(maxbytes)
-      else
-        argerror(1, "recv", "non-negative integer", maxbytes)
-      end
+    if math_type(maxbytes) ~= "integer" then
+      local n = type(maxbytes) == "number" and math.tointeger(maxbytes)
+      if not n then argerror(1, "recv", "integer", maxbytes) end
+      maxbytes = n
     end
+    if maxbytes < 0 then badarg(1, "recv", "negative size") end
+    if maxbytes == 0 then return "" end
     recv_size = maxbytes
   end
   if self._drained then
@@ -400,6 +400,7 @@ function Context:wrap_socket(sock, opts)
   local alpn = opts.alpn_protocols and alpn_wire(opts.alpn_protocols, 2, "wrap_socket")
   local fd = sock:fileno()
   if fd < 0 then error(closed_error("wrap_socket"), 0) end
+  if sock.type ~= socket.SOCK_STREAM then badarg(1, "wrap_socket", "stream socket expected") end
   local ud, _, msg = c.new(self._ctx, fd, server, host, check, alpn)
   if not ud then error(sslerror("wrap_socket", msg), 0) end
   local s = setmetatable({ _sock = sock, _ssl = ud, _fd = fd, _drained = false, family = sock.family,
@@ -451,7 +452,12 @@ local HANDSHAKE_TIMEOUT = 60
 -- tcp_server's handler for opts.ssl: handshakes (bounded by
 -- opts.ssl_handshake_timeout), then runs handler(ssl_socket, addr).
 function M._server_handler(ctx, handler, opts)
-  local limit = opts.ssl_handshake_timeout or HANDSHAKE_TIMEOUT
+  local limit = opts.ssl_handshake_timeout
+  if limit == nil then limit = HANDSHAKE_TIMEOUT end
+  if type(limit) ~= "number" or limit ~= limit or limit <= 0 then
+    badarg(4, "tcp_server", "ssl_handshake_timeout must be a positive number of seconds")
+  end
+  if limit == math.huge then limit = nil end
   local time = require "curio.time"
   return function(client, addr)
     local ok, s = pcall(time.timeout_after, limit, ctx.wrap_socket, ctx, client, { server_side = true })
@@ -467,8 +473,14 @@ function M._server_handler(ctx, handler, opts)
   end
 end
 
--- network.lua's check of an ssl option.
-function M._check_option(v, i, fname, server)
+-- network.lua's check of the ssl options (opts is argument i of fname).
+function M._check_option(opts, i, fname, server)
+  local v = opts.ssl
+  if not server then
+    local h, alpn = opts.server_hostname, opts.alpn_protocols
+    if h ~= nil and type(h) ~= "string" then argerror(i, fname, "server_hostname as string", h) end
+    if alpn ~= nil then alpn_wire(alpn, i, fname) end
+  end
   if v == nil or v == false then return end
   if v == true and not server then return end
   if not is_context(v) then argerror(i, fname, server and "ssl as SSLContext" or "ssl as true or SSLContext", v) end
