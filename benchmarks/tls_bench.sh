@@ -6,7 +6,8 @@
 #   100 x 64 B and 1000 x 4 KiB ping-pong: msgs/s, server CPU per message;
 #   handshake mode (20 connections, each connect + full handshake + 1-byte echo +
 #   close): server CPU per handshake (the rate is bound by the client's CPU).
-# BENCH_SMOKE=1: one short round of 100 x 64 B and handshakes. ROUNDS, SECS as run.sh.
+# BENCH_SMOKE=1: one short round of 100 x 64 B and handshakes. ROUNDS, SECS as run.sh;
+# CONFS="20 handshake" (comma-separated "conns size|handshake") runs only those.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 CURIO=${1:?usage: tls_bench.sh CURIO_BINARY}
@@ -44,8 +45,9 @@ one() { # label conns size|handshake server-cmd...
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 }
 
+IFS=, read -ra CONFS <<<"${CONFS:-100 64,1000 4096,20 handshake}" # CONFS picks some
 for r in $(seq "$ROUNDS"); do
-  for conf in "100 64" "1000 4096" "20 handshake"; do
+  for conf in "${CONFS[@]}"; do
     set -- $conf
     [ "$SMOKE" = 1 ] && [ "$1" = 1000 ] && continue
     one "c/$1x$2" "$1" "$2" "$BIN/tls_echo_c"

@@ -70,6 +70,8 @@ describe("contexts", function()
     assert.is_false(s.check_hostname)
     assert.matches("SSLContext%(server%)", tostring(s))
     assert.matches("^OpenSSL 3", ssl.OPENSSL_VERSION)
+    assert.equal(ssl, curio.ssl)
+    assert.equal(curio.SSLError, ssl.SSLError)
   end)
 
   it("rejects bad options with argument errors", function()
@@ -437,5 +439,49 @@ describe("tcp_server with ssl", function()
     assert.matches("unexpected eof", failures[3].reason)
     ssl.on_handshake_error = saved
     srv:cancel()
+  end)
+
+  it("reports a crashing handler under its own name", function()
+    local port = free_port()
+    local function tls_handler(s) error("handler broke") end
+    local srv = curio.spawn(curio.tcp_server, "127.0.0.1", port, tls_handler, { ssl = server_ctx() })
+    curio.sleep(0.01)
+    local out = require("support").capture_stderr(function()
+      local c <close> = connect(port)
+      assert.is_nil(curio.timeout_after(5, c.recv, c, 10))
+      curio.sleep(0.01)
+    end)
+    assert.matches("Task Crash: tls_handler", out)
+    assert.matches("handler broke", out)
+    srv:cancel()
+  end)
+
+  it("the default handshake error report is quiet unless CURIO_DEBUG is set", function()
+    local support = require "support"
+    local script = os.tmpname()
+    local f = io.open(script, "w")
+    f:write([[
+      local curio = require "curio"
+      local ssl = require "curio.ssl"
+      local F = "Tests/lua/fixtures/ssl/"
+      local ctx = ssl.context { server = true, certfile = F .. "server.pem", keyfile = F .. "server.key" }
+      local s = curio.tcp_server_socket("127.0.0.1", 0)
+      local port = s:getsockname().port
+      s:close()
+      local srv = curio.spawn(curio.tcp_server, "127.0.0.1", port, print, { ssl = ctx })
+      curio.sleep(0.01)
+      local c <close> = curio.open_connection("127.0.0.1", port)
+      c:sendall("plain text")
+      assert(c:recv(10) == nil)
+      srv:cancel()
+    ]])
+    f:close()
+    local out, rc = support.run(script)
+    assert.equal(0, rc, out)
+    assert.equal("", out)
+    out, rc = support.run(script, "CURIO_DEBUG=1")
+    os.remove(script)
+    assert.equal(0, rc, out)
+    assert.matches("^curio: TLS handshake with 127%.0%.0%.1:%d+ failed: SSLError: handshake: ", out)
   end)
 end)
