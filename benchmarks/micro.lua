@@ -24,6 +24,16 @@ function bench.hop()
   return (curio.clock() - t0) / hops * 1e9, "ns"
 end
 
+-- the same with CURIO_DEBUG=longblock on (threshold 1 s: it never warns): the cost
+-- of the kernel's tracer, two clock reads a step
+function bench.hop_longblock()
+  local diagnostics = require "curio.diagnostics"
+  diagnostics.configure("longblock=1")
+  local ns, unit = bench.hop()
+  diagnostics.configure("")
+  return ns, unit
+end
+
 -- spawn + join: all 100,000 spawned first (all alive at once), then all joined
 function bench.spawn_join()
   local count = n(100000)

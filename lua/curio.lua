@@ -18,6 +18,7 @@ end
 curio.spawn = task.spawn
 curio.spawn_daemon = task.spawn_daemon
 curio.current_task = task.current_task
+curio.tasks = task.tasks
 curio.Task = task.Task
 for _, k in ipairs { "sleep", "schedule", "wake_at", "clock", "timeout_after", "ignore_after",
   "timeout_at", "ignore_at", "disable_cancellation", "check_cancellation" } do

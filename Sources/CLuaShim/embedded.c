@@ -55,6 +55,13 @@ static const char m_cli[] = {
 #embed "../../lua/curio/cli.lua"
 , 0};
 
+static const char m_diagnostics[] = {
+#embed "../../lua/curio/diagnostics.lua"
+, 0};
+static const char m_monitor[] = {
+#embed "../../lua/curio/monitor.lua"
+, 0};
+
 static const char m_embed[] = {
 #embed "../../lua/curio/embed.lua"
 , 0};
@@ -77,6 +84,8 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.test", m_test, sizeof m_test - 1},
     {"curio.cli", m_cli, sizeof m_cli - 1},
     {"curio.embed", m_embed, sizeof m_embed - 1},
+    {"curio.diagnostics", m_diagnostics, sizeof m_diagnostics - 1},
+    {"curio.monitor", m_monitor, sizeof m_monitor - 1},
 };
 
 const char *cl_embedded_source(const char *name, size_t *len) {

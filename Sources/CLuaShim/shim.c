@@ -163,11 +163,12 @@ int cl_call_module_text(lua_State *L, const char *module, const char *fn,
 static int l_kcall(lua_State *L) {
     curio_host *h = host_of(L);
     if (!h) return luaL_error(L, "curio: no kernel host for this state");
-    int op = (int)luaL_checkinteger(L, 1);
+    lua_Integer op = luaL_checkinteger(L, 1);
+    if (!curio_kcall_known(op)) return luaL_error(L, "curio: unknown kernel call %I", op);
     int nargs = lua_gettop(L);
     /* Results fit in the LUA_MINSTACK (20) free slots every C call gets; growing
        the stack here would cost each task's coroutine hundreds of bytes. */
-    int n = h->kcall(h->ctx, L, op, nargs);
+    int n = h->kcall(h->ctx, L, (int)op, nargs);
     if (n < 0) return luaL_error(L, "%s", h->errbuf);
     return n;
 }
@@ -177,7 +178,6 @@ static int l_kcall(lua_State *L) {
    returns value, any other is raised by the Lua raiser (TaskCancelled,
    TaskTimeout, NotInTask...). In C so that a blocking call costs no Lua frame and
    no isyieldable() call. */
-#define NOT_YIELDABLE 10
 
 static int raise_status(lua_State *L, int status) {
     curio_host *h = host_of(L);
@@ -201,9 +201,9 @@ static int trap_k(lua_State *L, int status, lua_KContext ctx) {
    values stay on the stack below (pushing copies beats rotating them into place). */
 static int yield_trap(lua_State *L, lua_Integer op, int ia, int ib) {
     if (!lua_isyieldable(L)) {
-        lua_pushinteger(L, NOT_YIELDABLE);
+        lua_pushinteger(L, CurioStatus_notYieldable);
         lua_pushnil(L);
-        return raise_status(L, NOT_YIELDABLE);
+        return raise_status(L, CurioStatus_notYieldable);
     }
     lua_pushlightuserdata(L, cl_trap_sentinel());
     lua_pushinteger(L, op);
@@ -220,7 +220,6 @@ static int l_trap(lua_State *L) {
 /* core.sleep(seconds), core.wake_at(clock), core.schedule(): the sleep trap with its
    argument check in C. A sleeping task then holds no Lua frame of ours: one call
    frame (~80 bytes) less per sleeper, and two Lua calls less per sleep(0). */
-#define TRAP_SLEEP 1
 
 static int sleep_trap(lua_State *L, const char *fname, int absolute) {
     if (lua_type(L, 1) != LUA_TNUMBER)
@@ -228,7 +227,7 @@ static int sleep_trap(lua_State *L, const char *fname, int absolute) {
                           luaL_typename(L, 1));
     lua_settop(L, 1);
     lua_pushinteger(L, absolute);
-    return yield_trap(L, TRAP_SLEEP, 1, 2);
+    return yield_trap(L, CurioTrap_sleep, 1, 2);
 }
 
 static int l_sleep(lua_State *L) { return sleep_trap(L, "sleep", 0); }
@@ -237,7 +236,7 @@ static int l_wake_at(lua_State *L) { return sleep_trap(L, "wake_at", 1); }
 static int l_schedule(lua_State *L) {
     lua_settop(L, 0);
     lua_pushinteger(L, 0);
-    return yield_trap(L, TRAP_SLEEP, 1, 1);
+    return yield_trap(L, CurioTrap_sleep, 1, 1);
 }
 
 /* Pops the top value into the registry as *ref, dropping what *ref held (0: none;
@@ -344,7 +343,6 @@ static int l_set_spawn_hook(lua_State *L) {
    coroutine is made when it first runs (cl_start_task): until then the coroutine
    slot holds the number of arguments, which follow the task's own slots, so a
    burst of spawns costs no stacks. Never suspends. */
-#define NOT_IN_TASK 9
 
 static int spawn_task(lua_State *L, const char *fname, int daemon, int main) {
     curio_host *h = host_of(L);
@@ -382,9 +380,9 @@ static int spawn_task(lua_State *L, const char *fname, int daemon, int main) {
     if (id < 0) {
         luaL_unref(L, LUA_REGISTRYINDEX, ref);
         if (id == -2) {
-            lua_pushinteger(L, NOT_IN_TASK);
+            lua_pushinteger(L, CurioStatus_notInTask);
             lua_pushnil(L);
-            return raise_status(L, NOT_IN_TASK);
+            return raise_status(L, CurioStatus_notInTask);
         }
         return luaL_error(L, "%s", h->errbuf);
     }
@@ -542,5 +540,11 @@ int luaopen_curio_core(lua_State *L) {
     luaL_newlib(L, fns);
     lua_pushlightuserdata(L, cl_trap_sentinel());
     lua_setfield(L, -2, "TRAP");
+    /* core.K, core.T, core.S: the numbers of curio_ops.h by name */
+#define ROW(N, s, v) lua_pushinteger(L, v); lua_setfield(L, -2, #N);
+    lua_newtable(L); CURIO_KCALLS(ROW) lua_setfield(L, -2, "K");
+    lua_newtable(L); CURIO_TRAPS(ROW) lua_setfield(L, -2, "T");
+    lua_newtable(L); CURIO_STATUSES(ROW) lua_setfield(L, -2, "S");
+#undef ROW
     return 1;
 }

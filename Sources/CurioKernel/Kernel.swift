@@ -14,6 +14,10 @@ public final class Kernel {
     public var onTerminate: ((TaskRecord) -> Void)?
     /// Called on the kernel thread, each cycle, for signals noted by `watchSignal`.
     public var onSignal: ((Int32, Int) -> Void)?
+    /// Diagnostics (schedtrace, traptrace, longblock): told about every step while
+    /// set. Nil (the default) costs one branch per step.
+    public var tracer: KernelTracer? { didSet { tracing = tracer != nil } }
+    @exclusivity(unchecked) private var tracing = false
     public let inbox: KernelInbox
 
     @exclusivity(unchecked) var ready = ReadyQueue()
@@ -71,6 +75,12 @@ public final class Kernel {
     public func cancel(_ t: TaskRecord, _ why: Cancellation = .cancelled) -> Bool {
         if t.terminated || t.cancelled { return false }
         t.cancelled = true
+        // As curio's trap_cancel_task: the task's deadlines no longer apply, so none
+        // fires while the cancellation unwinds (its cleanup may still set new ones).
+        if let x = t.extras, !x.deadlines.isEmpty {
+            for i in x.deadlines.indices { x.deadlines[i] = .infinity }
+            setTimeout(t, x, nil)
+        }
         if t.isBlocked && t.allowCancel {
             unblock(t)
             enqueue(t, .cancel(why))
@@ -118,11 +128,14 @@ public final class Kernel {
 
     /// Enters a timeout block with an absolute deadline. Returns the previous
     /// effective deadline, to be handed back to `leaveDeadline`.
+    /// A NaN deadline counts as none (+infinity).
     public func enterDeadline(_ t: TaskRecord, _ deadline: Double) -> Double? {
         let x = t.extrasForWrite
         let prior = x.timeout
-        x.deadlines.append(deadline)
-        setTimeout(t, x, min(prior ?? deadline, deadline))
+        let d = deadline.isNaN ? .infinity : deadline
+        x.deadlines.append(d)
+        let effective = min(prior ?? d, d)
+        setTimeout(t, x, effective.isFinite ? effective : nil)
         return prior
     }
 
@@ -137,9 +150,11 @@ public final class Kernel {
         case uncaught = 3
     }
 
-    /// Leaves the innermost timeout block, restoring `prior`. `timeoutClock` is the
-    /// clock carried by the timeout error the block is exiting with (nil if it exits
-    /// normally or with another error); the verdict is curio's rule for nesting.
+    /// Leaves the innermost timeout block, restoring the enclosing blocks' deadline
+    /// (`prior`, as `enterDeadline` returned it, unless a cancellation voided the
+    /// deadlines since). `timeoutClock` is the clock carried by the timeout error the
+    /// block is exiting with (nil if it exits normally or with another error); the
+    /// verdict is curio's rule for nesting.
     public func leaveDeadline(_ t: TaskRecord, prior: Double?, timeoutClock: Double?) -> TimeoutVerdict {
         let x = t.extrasForWrite
         var verdict = TimeoutVerdict.propagate
@@ -151,6 +166,9 @@ public final class Kernel {
             }
         }
         if !x.deadlines.isEmpty { x.deadlines.removeLast() }
+        // The enclosing deadline is the smallest left on the stack (cancel voids them).
+        let remaining = x.deadlines.min() ?? .infinity
+        let prior = prior.map { min($0, remaining) }.flatMap { $0.isFinite ? $0 : nil }
         let nowClock = clock()
         if let p = prior, p <= nowClock {
             // The enclosing deadline has already passed: deliver it at the next
@@ -246,7 +264,7 @@ public final class Kernel {
             var ms: Int32 = -1
             if let d = timers.peekDeadline() {
                 let dt = (d - csys_monotonic()) * 1000
-                ms = dt <= 0 ? 0 : Int32(min(dt.rounded(.up), 3_600_000))
+                ms = dt <= 0 ? 0 : dt < 3_600_000 ? Int32(dt.rounded(.up)) : 3_600_000
             }
             if ms != 0 || mustPoll || tasks.isEmpty {
                 poller.poll(timeoutMs: tasks.isEmpty && ms < 0 ? 0 : ms, ready: ioReady, wake: drainInbox)
@@ -310,9 +328,23 @@ public final class Kernel {
         t.cycles += 1
         let r = t.resumption
         t.resumption = .value(0)
-        let trap = t.body.step(t, r, kernel: self)
+        let trap = tracing ? tracedStep(t, r) : t.body.step(t, r, kernel: self)
         current = nil
         handle(trap, t)
+    }
+
+    /// A step told to the tracer: before, and after with how long it ran (before
+    /// the kernel acts on the trap, so the task is still registered).
+    @inline(never) // keeps the untraced step small
+    private func tracedStep(_ t: TaskRecord, _ r: Resumption) -> Trap {
+        guard let tracer else { return t.body.step(t, r, kernel: self) }
+        tracer.resuming(t, r, kernel: self)
+        let start = csys_monotonic()
+        let trap = t.body.step(t, r, kernel: self)
+        let ran = csys_monotonic() - start
+        current = nil
+        tracer.suspended(t, trap, ran: ran, kernel: self)
+        return trap
     }
 
     private func handle(_ trap: Trap, _ t: TaskRecord) {
@@ -325,7 +357,7 @@ public final class Kernel {
         }
         switch trap {
         case .sleep(let until):
-            if until <= now {
+            if !(until > now) { // NaN too: never a timer entry that cannot be ordered
                 enqueue(t, .value(now))
             } else {
                 t.sleepSerial = timers.push(t, at: until, kind: .sleep)

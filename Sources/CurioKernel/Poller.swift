@@ -9,11 +9,14 @@ import CSys
 /// the socket layer wait straight after a short TCP read (which shows the receive
 /// queue was empty, as tokio and nginx use it) without first paying for a read that
 /// returns EAGAIN: data that came after that read raised an edge, which either
-/// found the reader waiting or was remembered. The end of input (RDHUP, HUP, ERR)
-/// and urgent data (PRI) are remembered even when they woke a reader: data and FIN
-/// often come in one edge and the short read that takes the data leaves the FIN for
-/// the next read; a read stops short at the urgent mark. A remembered edge whose
-/// data was read meanwhile costs one spurious wake-up (the retried read gets EAGAIN).
+/// found the reader waiting or was remembered. The end of input (RDHUP, HUP) is a
+/// lasting state, not an event: once seen, every later reader is resumed at once
+/// (a read after the end never blocks: it returns the rest, then 0), however many
+/// short reads the data before the FIN takes. An error (ERR) and urgent data (PRI)
+/// are remembered once even when they woke a reader: a read stops short at the
+/// urgent mark, and a UDP socket's ERR is consumed by one read. A remembered edge
+/// whose data was read meanwhile costs one spurious wake-up (the retried read gets
+/// EAGAIN).
 final class Poller {
     static let epollIn: UInt32 = 0x001, epollPri: UInt32 = 0x002, epollOut: UInt32 = 0x004,
         epollErr: UInt32 = 0x008, epollHup: UInt32 = 0x010, epollRdHup: UInt32 = 0x2000,
@@ -22,6 +25,8 @@ final class Poller {
         var registered = false
         /// Input readiness that no reader took (or after which no edge may follow).
         var readable = false
+        /// The end of input was seen (RDHUP/HUP): readers never need to block again.
+        var ended = false
         var reader: TaskRecord?
         var writer: TaskRecord?
     }
@@ -51,15 +56,18 @@ final class Poller {
     /// Returns 0, or an errno (EBUSY: another task already waits the same way;
     /// EPERM: the fd cannot be polled, e.g. a regular file).
     func wait(_ t: TaskRecord, fd: Int32, write: Bool) -> Int32 {
+        guard fd >= 0 else { return 9 } // EBADF
         let i = Int(fd)
-        if i >= slots.count {
-            slots.append(contentsOf: repeatElement(Slot(), count: max(i + 1 - slots.count, slots.count)))
-        }
-        if !slots[i].registered {
+        if i >= slots.count || !slots[i].registered {
+            // Registered before the table grows: a number that is no open fd (EBADF)
+            // never sizes the table.
             let ev = Poller.epollIn | Poller.epollPri | Poller.epollOut | Poller.epollRdHup | Poller.epollEt
             var r = csys_epoll_ctl(epfd, 1, fd, ev, UInt64(i))
             if r == -17 { r = csys_epoll_ctl(epfd, 3, fd, ev, UInt64(i)) }  // EEXIST: fd number reused
             if r < 0 { return -r }
+            if i >= slots.count {
+                slots.append(contentsOf: repeatElement(Slot(), count: max(i + 1 - slots.count, slots.count)))
+            }
             slots[i].registered = true
         }
         if write {
@@ -68,7 +76,7 @@ final class Poller {
         } else {
             if slots[i].reader != nil { return 16 }
             slots[i].reader = t
-            if slots[i].readable {
+            if slots[i].readable || slots[i].ended {
                 slots[i].readable = false
                 early.append(fd)
             }
@@ -131,15 +139,16 @@ final class Poller {
             let i = Int(e.data)
             guard i < slots.count else { continue }
             let bad = e.events & (Poller.epollErr | Poller.epollHup) != 0
-            // No edge may follow data that a short read leaves behind: after the end
-            // of input or an error, or at TCP urgent data (a read stops at its mark).
-            let noEdgeFollows = e.events & (Poller.epollRdHup | Poller.epollPri) != 0 || bad
-            if e.events & Poller.epollIn != 0 || noEdgeFollows {
+            if e.events & (Poller.epollRdHup | Poller.epollHup) != 0 { slots[i].ended = true }
+            // No edge may follow an error or TCP urgent data (a read stops at its
+            // mark) that a short read leaves behind: remember them past this reader.
+            let once = e.events & (Poller.epollErr | Poller.epollPri) != 0
+            if e.events & Poller.epollIn != 0 || once || slots[i].ended {
                 if let r = slots[i].reader {
                     slots[i].reader = nil
                     waiters -= 1
                     ready(r)
-                    if noEdgeFollows { slots[i].readable = true }
+                    if once { slots[i].readable = true }
                 } else {
                     slots[i].readable = true
                 }

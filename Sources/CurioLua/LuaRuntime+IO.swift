@@ -6,13 +6,10 @@ import Synchronization
 import Glibc
 #endif
 
-/// Kernel calls numbered 100 and above: I/O work that may block (name resolution,
-/// regular files) runs on the kernel's thread pool. A call starts a job and returns
-/// its id; the task waits with the THREAD trap, then `jobResult` collects the
-/// outcome. Numbers shared with lua/curio/socket.lua and lua/curio/io.lua.
-enum IOCall: Int {
-    case resolve = 100, jobResult, fileOpen, fileRead, fileWrite, fileClose
-}
+// Kernel calls numbered 100 and above (curio_ops.h): I/O work that may block (name
+// resolution, regular files) runs on the kernel's thread pool. A call starts a job
+// and returns its id; the task waits with the THREAD trap, then `jobResult`
+// collects the outcome.
 
 /// What a job hands back to the kernel thread.
 enum IOResult: Sendable {
@@ -110,8 +107,7 @@ private func resolve(host: String?, port: String?, family: Int32, type: Int32, f
 extension LuaRuntime {
     /// Same rules as `kcall`: only non-raising Lua API calls; strings are pushed
     /// with `cl_pushlstring`.
-    func extensionCall(_ L: OpaquePointer, op: Int, nargs: Int32) -> Int32 {
-        guard let call = IOCall(rawValue: op) else { return fail("curio: kernel call \(op) not available") }
+    func extensionCall(_ L: OpaquePointer, _ call: CurioKCall, nargs: Int32) -> Int32 {
         switch call {
         case .resolve:
             let host = luaString(L, 2), port = luaString(L, 3)
@@ -167,6 +163,8 @@ extension LuaRuntime {
         case .fileClose:
             fileJobs.close(Int32(truncatingIfNeeded: lua_tointegerx(L, 2, nil)))
             return 0
+        default:
+            return fail("curio: kernel call \(call.rawValue) is not an I/O call")
         }
     }
 

@@ -18,6 +18,7 @@ public final class LuaRuntime {
     let L: OpaquePointer
     let trapSentinel: UnsafeMutableRawPointer?
     private lazy var taskBody = LuaTaskBody(runtime: self)
+    lazy var diagnostics = LuaDiagnostics(runtime: self)
     private let host: UnsafeMutablePointer<curio_host>
     /// The kernel of the current `curio.run`, if any (a fresh one per run).
     public private(set) var kernel: Kernel?
@@ -119,6 +120,7 @@ public final class LuaRuntime {
         if main {
             if running { return Int64(fail("curio: a kernel is already running")) }
             do { kernel = try Kernel() } catch { return Int64(fail("curio: cannot start kernel: \(error)")) }
+            kernel?.tracer = diagnostics.tracer
         }
         guard let k = kernel, main || k.current != nil else { return -2 }
         let parentId = k.current?.id ?? 0
@@ -186,7 +188,7 @@ public final class LuaRuntime {
     }
 
     private func num(_ L: OpaquePointer, _ i: Int32) -> Double { lua_tonumberx(L, i, nil) }
-    private func int(_ L: OpaquePointer, _ i: Int32) -> Int { Int(lua_tointegerx(L, i, nil)) }
+    private func int(_ L: OpaquePointer, _ i: Int32) -> Int { Int(lua_tointegerx(L, i, nil)) } // 0 unless an integer
     private func isNil(_ L: OpaquePointer, _ i: Int32) -> Bool { lua_type(L, i) <= 0 }
 
     private func pushOptional(_ L: OpaquePointer, _ d: Double?) {
@@ -195,8 +197,7 @@ public final class LuaRuntime {
 
     /// Kernel calls from Lua. Arguments start at index 2. Only non-raising API calls.
     private func kcall(_ L: OpaquePointer, op: Int, nargs: Int32) -> Int32 {
-        guard let call = KCall(rawValue: op) else {
-            if op >= 100, kernel != nil { return extensionCall(L, op: op, nargs: nargs) }
+        guard curio_kcall_known(Int64(op)) != 0, let call = CurioKCall(rawValue: Int32(op)) else {
             return fail("curio: unknown kernel call \(op)")
         }
         switch call {
@@ -222,6 +223,8 @@ public final class LuaRuntime {
         case .wqLen:
             lua_pushinteger(L, lua_Integer(waitQueue(int(L, 2))?.count ?? 0))
             return 1
+        case .taskIds, .taskGet, .debugLog, .debugSet, .signalSelf:
+            return diagnosticsCall(L, call)
         default:
             break
         }
@@ -292,7 +295,7 @@ public final class LuaRuntime {
             kernel = nil
             return 0
         case .fdForget:
-            k.forgetFd(Int32(int(L, 2)), resumeWith: -Double(EBADF))
+            if let fd = Int32(exactly: int(L, 2)) { k.forgetFd(fd, resumeWith: -Double(EBADF)) }
             return 0
         case .readLine:
             // Reads one line of standard input on the thread pool (the REPL uses it
@@ -305,9 +308,11 @@ public final class LuaRuntime {
         case .jobString:
             guard let s = takeJobResult(int(L, 2)) as? String? , let s else { lua_pushnil(L); return 1 }
             return pushString(L, s)
-        default:
-            if op >= 100 { return extensionCall(L, op: op, nargs: nargs) }
-            return fail("curio: kernel call \(op) not available")
+        case .resolve, .jobResult, .fileOpen, .fileRead, .fileWrite, .fileClose:
+            return extensionCall(L, call, nargs: nargs)
+        case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen,
+             .taskIds, .taskGet, .debugLog, .debugSet, .signalSelf:
+            return 0 // answered above
         }
     }
 

@@ -1,6 +1,9 @@
 import CLua54
 import CLuaShim
 import CurioKernel
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The body of every Lua task of a runtime: the registry reference of its Lua object
 /// is its `hostRef`, and its coroutine, made at its first step, its `hostPointer`.
@@ -21,13 +24,13 @@ final class LuaTaskBody: TaskBody {
             guard lua_checkstack(co, 4) != 0 else { return .exit }
             switch resume {
             case .value(let v):
-                lua_pushinteger(co, 0); lua_pushnumber(co, v)
+                lua_pushinteger(co, st(.ok)); lua_pushnumber(co, v)
             case .cancel(.cancelled):
-                lua_pushinteger(co, 1); lua_pushnumber(co, 0)
+                lua_pushinteger(co, st(.cancelled)); lua_pushnumber(co, 0)
             case .cancel(.timeout(let c)):
-                lua_pushinteger(co, 2); lua_pushnumber(co, c)
+                lua_pushinteger(co, st(.timeout)); lua_pushnumber(co, c)
             case .cancel(.custom(let code)):
-                lua_pushinteger(co, 3); lua_pushinteger(co, lua_Integer(code))
+                lua_pushinteger(co, st(.custom)); lua_pushinteger(co, lua_Integer(code))
             }
             nargs = 2
         }
@@ -43,20 +46,23 @@ final class LuaTaskBody: TaskBody {
             let op = lua_tointegerx(co, base + 1, nil)
             let a = lua_tonumberx(co, base + 2, nil)
             let b = lua_tonumberx(co, base + 3, nil)
-            switch TrapOp(rawValue: Int(op)) {
+            switch curio_trap_known(op) != 0 ? CurioTrap(rawValue: Int32(op)) : nil {
             case .sleep:
                 return .sleep(until: b != 0 ? a : (a <= 0 ? 0 : kernel.clock() + a))
+            // Trap arguments come from Lua as any number: convert exactly, never trapping.
             case .wait:
-                guard let q = runtime.waitQueue(Int(a)) else { return .sleep(until: 0) }
-                return .wait(q, TaskState(rawValue: Int(b)) ?? .eventWait)
+                guard let id = Int(exactly: a), let q = runtime.waitQueue(id) else { return .sleep(until: 0) }
+                return .wait(q, Int(exactly: b).flatMap(TaskState.init(rawValue:)) ?? .eventWait)
             case .io:
-                return .io(fd: Int32(a), write: b != 0)
+                guard let fd = Int32(exactly: a), fd >= 0 else { return .resume(-Double(EBADF)) }
+                return .io(fd: fd, write: b != 0)
             case .join:
-                guard let other = kernel.tasks[Int(a)] else { return .sleep(until: 0) }
+                guard let id = Int(exactly: a), let other = kernel.tasks[id] else { return .sleep(until: 0) }
                 if other === task { return .resume(-1) } // joining itself: the caller raises
                 return .join(other)
             case .thread:
-                return runtime.threadTrap(task, job: Int(a))
+                guard let id = Int(exactly: a) else { return .sleep(until: 0) }
+                return runtime.threadTrap(task, job: id)
             case nil:
                 return .sleep(until: 0)
             }
@@ -93,3 +99,6 @@ final class LuaTaskBody: TaskBody {
         _ = cl_end_task(runtime.L, task.hostRef, Int64(task.cycles))
     }
 }
+
+/// A resume status of curio_ops.h as a Lua integer.
+@inline(__always) private func st(_ s: CurioStatus) -> lua_Integer { lua_Integer(s.rawValue) }

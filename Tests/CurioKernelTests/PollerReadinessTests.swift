@@ -93,6 +93,22 @@ final class PollerReadinessTests: SocketPairTestCase {
         XCTAssertEqual(readyTasks(p, timeoutMs: 10_000), [2])
     }
 
+    /// The end of input is a state: however many readers come after it (short
+    /// reads of the data before it), none blocks.
+    func testTheEndOfInputStaysSeenForEveryLaterReader() throws {
+        let p = try Poller()
+        let (c, s) = tcpPair()
+        XCTAssertEqual(p.wait(task(1), fd: s, write: true), 0) // registered by a writer
+        XCTAssertEqual(readyTasks(p), [1])
+        send(c, "abc")
+        shutdown(c, Int32(SHUT_WR))
+        XCTAssertEqual(readyTasks(p, timeoutMs: 50), []) // no reader: remembered
+        for id in 2...4 { // the first takes the remembered edge, the others the end
+            XCTAssertEqual(p.wait(task(id), fd: s, write: false), 0)
+            XCTAssertEqual(readyTasks(p, timeoutMs: 10_000), [id])
+        }
+    }
+
     func testUrgentDataIsRememberedEvenWhenItWokeAReader() throws {
         let p = try Poller()
         let (c, s) = tcpPair()

@@ -11,7 +11,7 @@ end
 
 local function usage(badopt)
   if badopt then
-    if badopt:sub(2, 2) == "e" or badopt:sub(2, 2) == "l" then
+    if badopt:sub(2, 2) == "e" or badopt:sub(2, 2) == "l" or badopt == "--debug" then
       io.stderr:write(("%s: '%s' needs argument\n"):format(progname, badopt))
     else
       io.stderr:write(("%s: unrecognized option '%s'\n"):format(progname, badopt))
@@ -20,6 +20,7 @@ local function usage(badopt)
   io.stderr:write(([==[
 usage: %s [options] [script [args]]
        %s test [--filter PATTERN] [--list] [--timeout S] [paths...]
+       %s monitor [host:port]   (the client of --monitor)
 Available options are:
   -e stat   execute string 'stat'
   -i        enter interactive mode after executing 'script'
@@ -28,9 +29,11 @@ Available options are:
   -v        show version information
   -E        ignore environment variables
   -W        turn warnings on
+  --monitor     serve the monitor (CURIO_MONITOR_ADDR, default 127.0.0.1:48802)
+  --debug LIST  debug options: longblock[=S],schedtrace,traptrace,-logcrash
   --        stop handling options
   -         stop handling options and execute stdin
-]==]):format(progname, progname))
+]==]):format(progname, progname, progname))
   io.stderr:flush()
 end
 
@@ -50,6 +53,15 @@ local function collect(argv)
     elseif a == "-W" then o.warn = true
     elseif a == "-i" then o.interactive = true; o.version = true
     elseif a == "-v" then o.version = true
+    elseif a == "--monitor" then o.monitor = true
+    elseif a == "--debug" or a:sub(1, 8) == "--debug=" then
+      local v = a:sub(9)
+      if a == "--debug" then
+        i = i + 1
+        v = argv[i]
+        if v == nil then return nil, a end
+      end
+      o.debug = v
     elseif a:sub(1, 2) == "-e" or a:sub(1, 2) == "-l" then
       local v = a:sub(3)
       if v == "" then
@@ -140,7 +152,19 @@ local function run_repl(curio)
   end
 end
 
+-- The monitor, if --monitor or CURIO_MONITOR asks for it: a failure to start it
+-- is reported, and the script runs all the same.
+local function start_monitor(o)
+  local env = not o.noenv and os.getenv("CURIO_MONITOR")
+  if not (o.monitor or (env and env ~= "" and env ~= "0")) then return end
+  local addr = not o.noenv and os.getenv("CURIO_MONITOR_ADDR") or nil
+  local t, err = require("curio.monitor").start(addr or require("curio.monitor").DEFAULT_ADDRESS)
+  if not t then require("curio.diagnostics").write("curio: monitor not started: " .. err) end
+end
+
 local function main_task(o, argv, curio)
+  curio.current_task().name = "main"
+  start_monitor(o)
   if not o.noenv then
     local init = os.getenv("LUA_INIT_5_4") or os.getenv("LUA_INIT")
     if init then
@@ -177,8 +201,19 @@ function M.main(prog, ...)
   if argv[1] == "test" then
     return require("curio.test").cli(table.pack(table.unpack(argv, 2)))
   end
+  if argv[1] == "monitor" then
+    return require("curio").run(function() return require("curio.monitor").client(argv[2]) end)
+  end
   local o, bad = collect(argv)
   if not o then usage(bad); return 1 end
+  local debug_list = o.debug or (not o.noenv and os.getenv("CURIO_DEBUG")) or nil
+  if debug_list then
+    local ok, err = pcall(require("curio.diagnostics").configure, debug_list)
+    if not ok then
+      eprint(("%s: %s"):format(o.debug and "--debug" or "CURIO_DEBUG", tostring(err):gsub("^.-:%d+: ", "")))
+      return 1
+    end
+  end
   if o.warn then warn("@on") end
   -- the `arg` table, as lua.c builds it
   local script = o.script or (#argv + 1)

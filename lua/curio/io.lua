@@ -13,7 +13,8 @@ local trap, trap_nothrow, kcall = K.trap, K.trap_nothrow, K.kcall
 local IO, THREAD = K.T.IO, K.T.THREAD
 local CANCEL_DISABLE = K.K.CANCEL_DISABLE
 -- Sources/CurioLua/LuaRuntime+IO.swift
-local OP_JOB_RESULT, OP_FILE_OPEN, OP_FILE_READ, OP_FILE_WRITE, OP_FILE_CLOSE = 101, 102, 103, 104, 105
+local OP_JOB_RESULT, OP_FILE_OPEN, OP_FILE_READ = K.K.JOB_RESULT, K.K.FILE_OPEN, K.K.FILE_READ
+local OP_FILE_WRITE, OP_FILE_CLOSE = K.K.FILE_WRITE, K.K.FILE_CLOSE
 local EAGAIN, EBUSY, EBADF = c.EAGAIN, c.EBUSY, c.EBADF
 local find, sub, concat, min, max = string.find, string.sub, table.concat, math.min, math.max
 local math_type, type, error, setmetatable, pcall = math.type, type, error, setmetatable, pcall

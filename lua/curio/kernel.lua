@@ -1,7 +1,8 @@
 -- curio.kernel: the trap protocol between Lua tasks and the Swift kernel.
 -- Blocking operations yield (TRAP, op, a, b) out of the task's coroutine; the
 -- kernel resumes with (status, value). Non-blocking operations call core.kcall,
--- which never suspends. Op numbers match Sources/CurioLua/KernelOps.swift.
+-- which never suspends. The numbers come from Sources/CLuaShim/include/curio_ops.h
+-- through core.K (kernel calls), core.T (traps) and core.S (resume statuses).
 local core = require "curio.core"
 local errors = require "curio.errors"
 
@@ -11,13 +12,9 @@ local yield, isyieldable = coroutine.yield, coroutine.isyieldable
 
 K.kcall = kcall
 K.TRAP = TRAP
-K.K = {
-  CURRENT = 1, CLOCK = 2, CANCEL = 3, TASK_INFO = 4, TIMEOUT_ENTER = 5, TIMEOUT_LEAVE = 6,
-  CANCEL_DISABLE = 7, CANCEL_PENDING = 8, WQ_NEW = 9, WQ_FREE = 10, WQ_WAKE = 11,
-  WQ_LEN = 12, RUN = 13, RUNNING = 14, FD_FORGET = 15, INTERRUPTED = 17,
-  READ_LINE = 20, JOB_STRING = 21,
-}
-K.T = { SLEEP = 1, WAIT = 2, IO = 3, JOIN = 4, THREAD = 5 }
+K.K = core.K
+K.T = core.T
+K.S = core.S
 -- Task states, as the kernel numbers them.
 K.STATES = { [0] = "READY", "RUNNING", "SLEEP", "READ_WAIT", "WRITE_WAIT", "EVENT_WAIT",
   "LOCK_WAIT", "QUEUE_WAIT", "JOIN_WAIT", "THREAD_WAIT", "PROCESS_WAIT", "TERMINATED" }
@@ -30,7 +27,7 @@ function K.current()
   return kcall(OP_CURRENT)
 end
 
-local NOT_IN_TASK = 9
+local NOT_IN_TASK = core.S.NOT_IN_TASK
 K.NOT_IN_TASK = NOT_IN_TASK
 
 local function not_in_task(level)
@@ -43,7 +40,7 @@ K.not_in_task = not_in_task
 
 --- Turns a resume status into the error the blocking call raises.
 function K.cancel_error(st, v)
-  if st == 2 then
+  if st == core.S.TIMEOUT then
     return errors.TaskTimeout("timeout", { clock = v })
   elseif st == NOT_IN_TASK then
     return errors.NotInTask("must be called inside a curio task")
@@ -55,7 +52,7 @@ function K.cancel_error(st, v)
 end
 local cancel_error = K.cancel_error
 
-local NOT_YIELDABLE = 10
+local NOT_YIELDABLE = core.S.NOT_YIELDABLE
 
 -- Raises what a trap's non-zero resume status stands for (called by core.trap).
 core.set_raiser(function(st, v)

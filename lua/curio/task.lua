@@ -135,9 +135,9 @@ end
 
 local function report_crash(t, e, tb)
   local trace = M.user_traceback(tb)
-  io.stderr:write(("Task Crash: %s (id %d)\n%s\n%s"):format(t.name, t[ID], tostring(e),
-    trace and trace .. "\n" or ""))
-  io.stderr:flush()
+  -- curio.diagnostics decides (logcrash) and routes it (stderr or the host's logger).
+  require("curio.diagnostics").crash(("Task Crash: %s (id %d)\n%s\n%s"):format(t.name, t[ID],
+    tostring(e), trace and trace .. "\n" or ""))
 end
 
 local NO_RESULTS = { n = 0 } -- shared by every task that returns nothing
@@ -255,12 +255,48 @@ function Task:exception()
   return self._error
 end
 
---- Where the task is suspended (or "" once it has terminated).
+-- Frames of curio's own code, and C functions, above the user's blocking call.
+local function internal_frame(line)
+  return line:find("^%s*%[C%]") or line:find("[curio]/", 1, true)
+end
+
+--- Where the task is suspended: "stack traceback:" and the task's frames, the
+--- first being the user's line that made the blocking call (frames of curio's own
+--- code above it are left out, unless no frame of the user's is left: a tail call
+--- drops its caller's). "" once it has terminated, or before it first ran.
 function Task:traceback()
+  check_task(self, "traceback")
   if self[DONE] then return "" end
   local co = self[CO]
-  if type(co) ~= "thread" then return "" end -- not started yet: nothing on its stack
-  return debug.traceback(co)
+  if type(co) ~= "thread" then return "" end
+  local frames, first = {}, nil
+  for line in debug.traceback(co):gmatch("[^\n]+") do
+    if line:find("[C]: in function 'curio.core.task_body'", 1, true)
+        or line:find("[C]: in function 'xpcall'", 1, true) or line:find("[curio]/curio/cli.lua", 1, true) then
+      break -- the task runner's own frames, at the base of every task
+    end
+    if line ~= "stack traceback:" and not line:find("(...tail calls...)", 1, true) then
+      frames[#frames + 1] = line
+      if not first and not internal_frame(line) then first = #frames end
+    end
+  end
+  return "stack traceback:\n" .. table.concat(frames, "\n", first or 1)
+end
+
+local OP_TASK_IDS, OP_TASK_GET = K.K.TASK_IDS, K.K.TASK_GET
+--- tasks() -> iterator over the live tasks of the running kernel (those alive when
+--- it is called and still alive when reached), in id order. Outside a kernel it
+--- yields nothing.
+function M.tasks()
+  local ids = pack(kcall(OP_TASK_IDS))
+  local i = 0
+  return function()
+    while i < ids.n do
+      i = i + 1
+      local t = kcall(OP_TASK_GET, ids[i])
+      if t then return t end
+    end
+  end
 end
 
 M.is_task = function(v) return getmetatable(v) == Task end
