@@ -440,10 +440,11 @@ end
 
 --- on_handshake_error(addr, err): how tcp_server reports a client whose TLS
 --- handshake failed (that connection is closed; the server goes on). The default
---- writes a line to stderr only when the CURIO_DEBUG environment variable is set.
+--- logs a line only with the `ssl` debug option (CURIO_DEBUG=ssl).
 function M.on_handshake_error(addr, err)
-  if os.getenv("CURIO_DEBUG") then
-    io.stderr:write(("curio: TLS handshake with %s failed: %s\n"):format(tostring(addr), tostring(err)))
+  local diagnostics = require "curio.diagnostics"
+  if diagnostics.options().ssl then
+    diagnostics.write(("curio: ssl handshake with %s failed: %s"):format(tostring(addr), tostring(err)))
   end
 end
 
