@@ -180,28 +180,19 @@ local SSLSocket = { __name = "curio.ssl.SSLSocket" }
 SSLSocket.__index = SSLSocket
 M.SSLSocket = SSLSocket
 
--- Waits for the readiness OpenSSL asked for (code), or raises. `write`: whether
--- the operation itself writes; an operation may need the other direction (a read
--- that must answer a TLS 1.3 key update). Raises through `fields` on failure.
-local function wait(self, what, code, write, fields)
-  local w = code == WANT_WRITE and 1 or 0
-  local ok, r = trap_nothrow(IO, self._fd, w)
+-- The IO trap on the socket for `what` resumed with r ~= 0 (a negative errno).
+-- Raises, unless r is -EBUSY for the direction the operation does not own (a read
+-- that must write, answering a TLS 1.3 key update, while another task writes):
+-- then it pauses briefly and returns, to try again.
+local function wait_failed(self, what, r, write, w, fields)
   local e
-  if not ok then
-    e = r
-  elseif r == 0 then
-    if self._ssl then return end
-    e = closed_error(what)
+  if r == -EBUSY and (w == 1) ~= write then
+    local ok
+    ok, e = trap_nothrow(SLEEP, 0.001, 0)
+    if ok then return end
   elseif r == -EBUSY then
-    if (w == 1) ~= write then
-      -- Another task reads (writes) this socket and so waits for the same
-      -- readiness: look again shortly instead of failing.
-      ok, e = trap_nothrow(SLEEP, 0.001, 0)
-      if ok then return end
-    else
-      e = errors.ResourceBusy(("%s: another task is already %s this socket"):format(what,
-        write and "writing to" or "reading from"))
-    end
+    e = errors.ResourceBusy(("%s: another task is already %s this socket"):format(what,
+      write and "writing to" or "reading from"))
   elseif r == -EBADF or not self._ssl then
     e = closed_error(what)
   else
@@ -209,6 +200,26 @@ local function wait(self, what, code, write, fields)
   end
   if fields then for k, v in pairs(fields) do e[k] = v end end
   error(e, 0)
+end
+
+-- Waits for the readiness OpenSSL asked for (code). `write`: whether the operation
+-- itself writes. With `fields` (progress), a cancellation is raised with them.
+local function wait(self, what, code, write, fields)
+  local w = code == WANT_WRITE and 1 or 0
+  local r
+  if fields then
+    local ok
+    ok, r = trap_nothrow(IO, self._fd, w)
+    if not ok then
+      for k, v in pairs(fields) do r[k] = v end
+      error(r, 0)
+    end
+  else
+    r = trap(IO, self._fd, w) -- C: no Lua frame while the task waits
+  end
+  if r == 0 and self._ssl then return end
+  if r == 0 then r = -EBADF end
+  return wait_failed(self, what, r, write, w, fields)
 end
 
 local function retry_or_raise(self, what, write, code, reason, extra, fields)
@@ -251,7 +262,10 @@ function SSLSocket:recv(maxbytes)
   end
   if self._drained then
     self._drained = false
-    if self._ssl then wait(self, "recv", WANT_READ, false) end
+    if self._ssl then
+      local r = trap(IO, self._fd, 0)
+      if r ~= 0 then wait_failed(self, "recv", r, false, 0) end
+    end
   end
   while true do
     local ssl = self._ssl
@@ -259,10 +273,15 @@ function SSLSocket:recv(maxbytes)
     local data, code, reason, extra = c_read(ssl, maxbytes)
     if data then
       if code then self._drained = true
-      elseif data == "" and maxbytes > 0 then return nil end
+      elseif data == "" then return nil end
       return data
     end
-    retry_or_raise(self, "recv", false, code, reason, extra)
+    if code == WANT_READ then
+      local r = trap(IO, self._fd, 0)
+      if r ~= 0 then wait_failed(self, "recv", r, false, 0) end
+    else
+      retry_or_raise(self, "recv", false, code, reason, extra)
+    end
   end
 end
 
