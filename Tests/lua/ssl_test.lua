@@ -183,6 +183,20 @@ describe("SSL sockets", function()
     srv:cancel()
   end)
 
+  it("ciphers and version bounds", function()
+    local port, srv = serve(server_ctx { ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305" },
+      function(s) if s then s:sendall("ok") end end)
+    local c <close> = connect(port, client_ctx { max_version = "TLSv1.2", ciphers = "ECDHE-ECDSA-CHACHA20-POLY1305" })
+    assert.equal("ok", c:recv(10))
+    assert.equal("TLSv1.2", c:version())
+    assert.equal("ECDHE-ECDSA-CHACHA20-POLY1305", (c:cipher()))
+    srv:cancel()
+    local port13, srv13 = serve(server_ctx { min_version = "TLSv1.3" }, function() end)
+    local e = assert.raises_kind("SSLError", connect, port13, client_ctx { max_version = "TLSv1.2" })
+    assert.matches("protocol", e.reason)
+    srv13:cancel()
+  end)
+
   it("checks DNS names and IP addresses", function()
     local port, srv = serve(server_ctx(), function(s) if s then s:sendall("ok") end end)
     for _, h in ipairs { "localhost", "127.0.0.1", "::1" } do
