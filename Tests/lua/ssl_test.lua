@@ -274,10 +274,10 @@ describe("SSL sockets", function()
   end)
 
   it("a peer closing without close_notify raises SSLError", function()
-    local port, srv = serve(server_ctx(), function(s, _, plain)
+    local port, srv = serve(server_ctx(), function(s)
       s:sendall("partial")
       s._failed = true -- skip close_notify: close the TCP connection bare
-      plain:close()
+      s:close()
     end)
     local c <close> = connect(port)
     assert.equal("partial", c:recv(100))
@@ -355,6 +355,31 @@ describe("SSL sockets", function()
       c:sendall("msg" .. i)
       assert.equal("msg" .. i, c:recv(100))
     end
+    srv:cancel()
+  end)
+
+  it("wrap_socket takes the descriptor over", function()
+    local port, srv = serve(server_ctx(), function(s) if s then echo(s) end end)
+    local sock = socket.tcp()
+    sock:connect("127.0.0.1", port)
+    local fd = sock:fileno()
+    local s <close> = client_ctx():wrap_socket(sock, { server_hostname = "localhost" })
+    assert.equal(fd, s:fileno())
+    assert.equal(-1, sock:fileno())
+    sock:close() -- does nothing to the TLS connection
+    s:sendall("still")
+    assert.equal("still", s:recv(10))
+    -- a failed handshake leaves the socket with its owner
+    local bad, bport = nil, nil
+    local lsock = curio.tcp_server_socket("127.0.0.1", 0)
+    bport = lsock:getsockname().port
+    local plain = curio.spawn(curio.run_server, lsock, function(client) client:sendall("no TLS here\n") end)
+    bad = socket.tcp()
+    bad:connect("127.0.0.1", bport)
+    assert.raises_kind("SSLError", client_ctx().wrap_socket, client_ctx(), bad, { server_hostname = "localhost" })
+    assert.is_true(bad:fileno() >= 0)
+    bad:close()
+    plain:cancel()
     srv:cancel()
   end)
 

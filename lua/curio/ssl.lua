@@ -401,8 +401,8 @@ M.is_sslsocket = function(v) return getmetatable(v) == SSLSocket end
 
 --- ctx:wrap_socket(sock, {server_side=, server_hostname=, alpn_protocols=,
 --- do_handshake_on_connect=true}) -> SSLSocket, after the handshake. The SSL
---- socket then owns `sock` (closing it closes `sock`); if the handshake fails,
---- `sock` stays open and the caller's.
+--- socket then owns the descriptor and `sock` reads as closed; if the handshake
+--- fails, `sock` stays open and the caller's.
 function Context:wrap_socket(sock, opts)
   if not is_context(self) then argerror(1, "wrap_socket", "SSLContext", self) end
   if not socket.is_socket(sock) then argerror(1, "wrap_socket", "socket", sock) end
@@ -432,6 +432,11 @@ function Context:wrap_socket(sock, opts)
       error(e, 0)
     end
   end
+  -- The SSL socket takes the descriptor over (as Python's detach): `sock` now reads
+  -- as closed, so it cannot close the descriptor under OpenSSL, whose number the
+  -- OS could then give to another socket.
+  s._sock = setmetatable({ _fd = fd, family = sock.family, type = sock.type }, getmetatable(sock))
+  rawset(sock, "_fd", -1)
   return s
 end
 
