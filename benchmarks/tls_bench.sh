@@ -4,10 +4,10 @@
 # alternated in rounds, load from benchmarks/tls_loadgen.c. Server on CPU 0, load
 # on CPU 1. Prints a table of ratios; run by benchmarks/run.sh.
 #   100 x 64 B and 1000 x 4 KiB ping-pong: msgs/s, server CPU per message;
-#   handshake mode (20 connections, each connect + full handshake + 1-byte echo +
+#   handshake mode (100 connections, each connect + full handshake + 1-byte echo +
 #   close): server CPU per handshake (the rate is bound by the client's CPU).
 # BENCH_SMOKE=1: one short round of 100 x 64 B and handshakes. ROUNDS, SECS as run.sh;
-# CONFS="20 handshake" (comma-separated "conns size|handshake") runs only those.
+# CONFS="100 handshake" (comma-separated "conns size|handshake") runs only those.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 CURIO=${1:?usage: tls_bench.sh CURIO_BINARY}
@@ -45,7 +45,7 @@ one() { # label conns size|handshake server-cmd...
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 }
 
-IFS=, read -ra CONFS <<<"${CONFS:-100 64,1000 4096,20 handshake}" # CONFS picks some
+IFS=, read -ra CONFS <<<"${CONFS:-100 64,1000 4096,100 handshake}" # CONFS picks some
 for r in $(seq "$ROUNDS"); do
   for conf in "${CONFS[@]}"; do
     set -- $conf
@@ -78,15 +78,15 @@ for conf, target in (("100x64", ">= 0.9"), ("1000x4096", ">= 0.85")):
     rows.append(("  server CPU per msg (us)", f"{lpm:.2f}", f"{cpm:.2f}", f"{lpm / cpm:.2f}" if cpm else "",
                  "<= 1.1" if conf == "100x64" else ""))
     rows.append(("  p99 latency (us)", f"{med(f'curio/{conf}', 'p99_us'):,.0f}", f"{med(f'c/{conf}', 'p99_us'):,.0f}", "", ""))
-c, l = med("c/20xhandshake", "srv_us_per_hs"), med("curio/20xhandshake", "srv_us_per_hs")
+c, l = med("c/100xhandshake", "srv_us_per_hs"), med("curio/100xhandshake", "srv_us_per_hs")
 if c:
     rows.append(("tls server CPU per handshake (us)", f"{l:,.0f}", f"{c:,.0f}", f"{l / c:.2f}", "<= 1.1"))
-    rows.append(("  handshakes/s (client-bound)", f"{med('curio/20xhandshake', 'handshakes_per_s'):,.0f}",
-                 f"{med('c/20xhandshake', 'handshakes_per_s'):,.0f}", "", ""))
+    rows.append(("  handshakes/s (client-bound)", f"{med('curio/100xhandshake', 'handshakes_per_s'):,.0f}",
+                 f"{med('c/100xhandshake', 'handshakes_per_s'):,.0f}", "", ""))
     def rss(label):
         d = runs.get(label, [{}])[-1]
         return f"{d.get('srv_rss0_kb', 0):,.0f} -> {d.get('srv_rss1_kb', 0):,.0f}"
-    rows.append(("  server RSS during the run (KB)", rss("curio/20xhandshake"), rss("c/20xhandshake"), "", "flat"))
+    rows.append(("  server RSS during the run (KB)", rss("curio/100xhandshake"), rss("c/100xhandshake"), "", "flat"))
 errs = sum(d.get("errors", 0) for v in runs.values() for d in v)
 w = [max(len(r[i]) for r in rows) for i in range(5)]
 for i, r in enumerate(rows):
