@@ -54,8 +54,8 @@ local function is_context(v) return getmetatable(v) == Context end
 M.is_context = is_context
 
 -- Raises SSLError for a failed configuration call (nil, false, message).
-local function check_cfg(ok, _, msg)
-  if not ok then error(sslerror("context", msg, nil), 0) end
+local function check_cfg(ok, _, msg, what)
+  if not ok then error(sslerror(what or "context", msg, nil), 0) end
 end
 
 -- A file OpenSSL is about to read: its absence is reported as the OS says it.
@@ -384,7 +384,8 @@ end
 function SSLSocket:key_update(request_peer)
   local ssl = self._ssl
   if not ssl then error(closed_error("key_update"), 2) end
-  check_cfg(c.key_update(ssl, request_peer))
+  local ok, _, msg = c.key_update(ssl, request_peer)
+  check_cfg(ok, nil, msg, "key_update")
 end
 
 function SSLSocket:fileno() return self._fd end
