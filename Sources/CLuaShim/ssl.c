@@ -65,19 +65,13 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 static BIO_METHOD *fd_bio_method;
 static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
 
-/* `drained`: the last recv returned less than asked for, so (TCP copies all it
- * has) the socket was empty then: the next read may wait before trying. */
-typedef struct { int fd, drained; } bio_state;
-
-static int fd_of(BIO *b) { return ((bio_state *)BIO_get_data(b))->fd; }
+static int fd_of(BIO *b) { return (int)(intptr_t)BIO_get_data(b); }
 
 static int retryable(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 
 static int bio_read(BIO *b, char *buf, int n) {
     BIO_clear_retry_flags(b);
-    bio_state *st = BIO_get_data(b);
-    ssize_t r = recv(st->fd, buf, (size_t)n, 0);
-    st->drained = r > 0 && r < n;
+    ssize_t r = recv(fd_of(b), buf, (size_t)n, 0);
     if (r < 0 && retryable(errno)) BIO_set_retry_read(b);
     return (int)r;
 }
@@ -95,16 +89,7 @@ static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
 }
 
 static int bio_create(BIO *b) {
-    bio_state *st = calloc(1, sizeof *st);
-    if (!st) return 0;
-    BIO_set_data(b, st);
     BIO_set_init(b, 1);
-    return 1;
-}
-
-static int bio_destroy(BIO *b) {
-    free(BIO_get_data(b));
-    BIO_set_data(b, NULL);
     return 1;
 }
 
@@ -115,7 +100,6 @@ static void bio_init(void) {
     BIO_meth_set_write(m, bio_write);
     BIO_meth_set_ctrl(m, bio_ctrl);
     BIO_meth_set_create(m, bio_create);
-    BIO_meth_set_destroy(m, bio_destroy);
     fd_bio_method = m;
 }
 
@@ -124,7 +108,7 @@ static BIO *fd_bio(int fd) {
     pthread_once(&bio_once, bio_init);
     if (!fd_bio_method) return NULL;
     BIO *b = BIO_new(fd_bio_method);
-    if (b) ((bio_state *)BIO_get_data(b))->fd = fd;
+    if (b) BIO_set_data(b, (void *)(intptr_t)fd);
     return b;
 }
 
@@ -408,23 +392,9 @@ static int l_handshake(lua_State *L) {
     return io_fail(L, ssl, r, errno);
 }
 
-/* After a read: true if the socket was found empty and OpenSSL holds nothing
- * more, so the next read should wait for readiness before trying. */
-static int drained(SSL *ssl) {
-    if (SSL_has_pending(ssl)) return 0;
-    bio_state *st = BIO_get_data(SSL_get_rbio(ssl));
-    return st && st->drained;
-}
-
-static int push_data(lua_State *L, SSL *ssl) {
-    if (!drained(ssl)) return 1;
-    lua_pushboolean(L, 1);
-    return 2;
-}
-
-/* read(ssl, n) -> data, [drained] ("" at a clean end: close_notify) | nil, code,
- * reason, extra. At most 64 KiB a call (OpenSSL returns one record, at most
- * 16 KiB, per read anyway). */
+/* read(ssl, n) -> data ("" at a clean end: close_notify) | nil, code, reason,
+ * extra. At most 64 KiB a call (OpenSSL returns one record, at most 16 KiB, per
+ * read anyway). */
 static int l_read(lua_State *L) {
     SSL *ssl = check_ssl(L)->ssl;
     lua_Integer n = luaL_checkinteger(L, 2);
@@ -439,7 +409,7 @@ static int l_read(lua_State *L) {
         return io_fail(L, ssl, 0, e);
     }
     lua_pushlstring(L, rbuf, got);
-    return push_data(L, ssl);
+    return 1;
 }
 
 /* write(ssl, data, offset) -> bytes written | nil, code, reason, extra | nil,

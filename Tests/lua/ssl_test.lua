@@ -286,6 +286,33 @@ describe("SSL sockets", function()
     srv:cancel()
   end)
 
+  it("sees the end of the stream after short reads, with and without close_notify", function()
+    for _, polite in ipairs { true, false } do
+      local go = curio.Event()
+      local port, srv = serve(server_ctx(), function(s)
+        curio.sleep(0.05)
+        s:sendall(("a"):rep(50))
+        go:wait()
+        s:sendall(("b"):rep(150))
+        if not polite then s._failed = true end -- close without close_notify
+        s:close()
+      end)
+      local c <close> = connect(port)
+      assert.equal(50, #c:recv(100)) -- waited, then a short read
+      go:set()
+      curio.sleep(0.05) -- the data and the end arrive together
+      assert.equal(100, #c:recv(100))
+      assert.equal(50, #c:recv(100))
+      if polite then
+        assert.is_nil(curio.timeout_after(2, c.recv, c, 100))
+      else
+        local e = assert.raises_kind("SSLError", curio.timeout_after, 2, c.recv, c, 100)
+        assert.matches("unexpected eof", e.reason)
+      end
+      srv:cancel()
+    end
+  end)
+
   it("honours timeouts and cancellation, with progress fields", function()
     local release = curio.Event()
     local port, srv = serve(server_ctx(), function(s)
@@ -355,6 +382,63 @@ describe("SSL sockets", function()
       c:sendall("msg" .. i)
       assert.equal("msg" .. i, c:recv(100))
     end
+    srv:cancel()
+  end)
+
+  it("many connections, large messages, a small server send buffer, full duplex", function()
+    local port, srv = serve(server_ctx(), function(s)
+      if not s then return end
+      s:setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+      echo(s)
+    end)
+    local cctx = client_ctx()
+    local g = curio.TaskGroup()
+    for i = 1, 12 do
+      g:spawn(function()
+        local c <close> = connect(port, cctx)
+        local msg = string.rep(string.char(65 + i) .. "0123456789", 3000 * i) -- 33 KB .. 396 KB
+        local writer = curio.spawn(function()
+          for _ = 1, 3 do c:sendall(msg) end
+          c:shutdown(socket.SHUT_WR)
+        end)
+        local got, n = {}, 0
+        while true do
+          local d = c:recv(100000)
+          if not d then break end
+          got[#got + 1] = d
+          n = n + #d
+        end
+        writer:join()
+        assert(n == 3 * #msg and table.concat(got) == msg:rep(3), "echo mismatch on connection " .. i)
+      end)
+    end
+    curio.timeout_after(60, g.join, g)
+    srv:cancel()
+  end)
+
+  it("a key update requested while this side is writing and reading at once", function()
+    local port, srv = serve(server_ctx(), function(s)
+      if not s then return end
+      local n = 0
+      while true do
+        local d = s:recv(65536)
+        if not d then break end
+        n = n + #d
+        if n > 100000 and n - #d <= 100000 then s:key_update(true) end
+        s:sendall(d)
+      end
+    end)
+    local c <close> = connect(port)
+    local big = string.rep("k", 1 << 20)
+    local writer = curio.spawn(function() c:sendall(big); c:shutdown(socket.SHUT_WR) end)
+    local n = 0
+    while true do
+      local d = curio.timeout_after(20, c.recv, c, 65536)
+      if not d then break end
+      n = n + #d
+    end
+    writer:join()
+    assert.equal(#big, n)
     srv:cancel()
   end)
 

@@ -245,10 +245,8 @@ local recv_size = 1 -- the last size recv checked (never 0: recv(0) returns at o
 --- recv(maxbytes) -> data, or nil at the end of the stream (the peer's
 --- close_notify). A peer that closes without close_notify raises SSLError
 --- ("unexpected eof while reading"): the data may have been cut short.
--- As Socket:recv, when the last read found the socket empty (and OpenSSL holds
--- nothing), wait for readiness first: that saves a read that would only say
--- WANT_READ. Safe with edge-triggered epoll: the poller keeps edges that come
--- while nobody waits.
+-- Always try, then wait (edge-triggered epoll). No "wait first after a short
+-- read" shortcut as Socket:recv has: that one loses wake-ups (issue 9).
 function SSLSocket:recv(maxbytes)
   if maxbytes ~= recv_size then
     if math_type(maxbytes) ~= "integer" then
@@ -260,20 +258,12 @@ function SSLSocket:recv(maxbytes)
     if maxbytes == 0 then return "" end
     recv_size = maxbytes
   end
-  if self._drained then
-    self._drained = false
-    if self._ssl then
-      local r = trap(IO, self._fd, 0)
-      if r ~= 0 then wait_failed(self, "recv", r, false, 0) end
-    end
-  end
   while true do
     local ssl = self._ssl
     if not ssl then error(closed_error("recv"), 0) end
     local data, code, reason, extra = c_read(ssl, maxbytes)
     if data then
-      if code then self._drained = true
-      elseif data == "" then return nil end
+      if data == "" then return nil end
       return data
     end
     if code == WANT_READ then
@@ -423,7 +413,7 @@ function Context:wrap_socket(sock, opts)
   if sock.type ~= socket.SOCK_STREAM then badarg(1, "wrap_socket", "stream socket expected") end
   local ud, _, msg = c.new(self._ctx, fd, server, host, check, alpn)
   if not ud then error(sslerror("wrap_socket", msg), 0) end
-  local s = setmetatable({ _sock = sock, _ssl = ud, _fd = fd, _drained = false, family = sock.family,
+  local s = setmetatable({ _sock = sock, _ssl = ud, _fd = fd, family = sock.family,
     type = sock.type, server_side = server, server_hostname = host, context = self }, SSLSocket)
   if opts.do_handshake_on_connect ~= false then
     local ok, e = pcall(s.do_handshake, s)
