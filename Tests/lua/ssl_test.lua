@@ -473,6 +473,8 @@ describe("SSL sockets", function()
     assert.error_matches(function() ctx:wrap_socket(42) end, "bad argument #1 to 'wrap_socket' %(socket expected")
     assert.error_matches(function() ctx:wrap_socket(s) end, "check_hostname requires server_hostname")
     assert.error_matches(function() ctx:wrap_socket(s, { server_side = true }) end, "server context")
+    assert.error_matches(function() ctx:wrap_socket(s, { server_hostname = "localhost\0.evil" }) end,
+      "invalid server_hostname")
     assert.error_matches(function() curio.open_connection("127.0.0.1", 1, { ssl = "yes" }) end,
       "bad argument #3 to 'open_connection' %(ssl as true or SSLContext expected, got string%)")
     assert.error_matches(function() curio.tcp_server("127.0.0.1", 1, print, { ssl = ctx }) end,

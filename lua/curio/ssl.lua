@@ -403,6 +403,7 @@ function Context:wrap_socket(sock, opts)
   if server == nil then server = self.server end
   local host = opts.server_hostname
   if host ~= nil and type(host) ~= "string" then argerror(2, "wrap_socket", "server_hostname as string", host) end
+  if host and (host == "" or host:find("\0", 1, true)) then badarg(2, "wrap_socket", "invalid server_hostname") end
   if server and not self.server then badarg(2, "wrap_socket", "server_side needs a server context") end
   if not server and self.server then badarg(2, "wrap_socket", "a server context needs server_side") end
   local check = not server and self.check_hostname
