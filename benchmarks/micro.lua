@@ -69,8 +69,9 @@ local function sleeping(count)
   collectgarbage()
   collectgarbage()
   local before = rss_kib()
-  local tasks = {}
+  local tasks = {} -- kept alive while RSS is measured
   for i = 1, count do tasks[i] = curio.spawn(curio.sleep, 3600) end
+  assert(#tasks == count)
   curio.sleep(0)
   collectgarbage()
   local bytes = (rss_kib() - before) * 1024 / count

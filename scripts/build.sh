@@ -8,6 +8,9 @@ config=${1:-release}
 if [ -n "$(find lua -newer Sources/CLuaShim/embedded.c -print -quit)" ]; then
   touch Sources/CLuaShim/embedded.c
 fi
+if [ -n "$(find types -newer Sources/CStubs/stubs.c -print -quit)" ]; then
+  touch Sources/CStubs/stubs.c
+fi
 flags=(-c "$config")
 # Release: static Swift runtime (a copied binary runs alone), and no dynamic
 # exclusivity checks (the kernel is single-threaded; debug builds keep them).

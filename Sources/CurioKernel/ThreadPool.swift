@@ -27,7 +27,10 @@ final class ThreadPool: Sendable {
     func submit(token: Int, _ work: @escaping @Sendable () -> any Sendable) {
         let spawn = state.withLock { s -> Bool in
             s.jobs.append((token, work))
-            if s.idle == 0 && s.threads < maxThreads {
+            // More queued jobs than idle threads to take them: grow. (An idle
+            // thread already posted for an earlier job is not free: two jobs that
+            // wait for each other, as the two ends of a FIFO do, must not share one.)
+            if s.jobs.count > s.idle && s.threads < maxThreads {
                 s.threads += 1
                 return true
             }

@@ -118,7 +118,9 @@ describe("curio-lua --monitor", function()
     assert.matches("^task %d+ %(sleeper%) SLEEP\nstack traceback:\n\t" .. target:gsub("%p", "%%%0") .. ":4: in ", where)
     where = m.cmd("where " .. id_of(ps, "waiter"))
     assert.matches("^task %d+ %(waiter%) EVENT_WAIT\nstack traceback:\n\t[^\n]*monitor_target%.lua:8: in ", where)
-    assert.matches("monitor_target%.lua:17: in main chunk", m.cmd("where 1"))
+    -- (m.cmd(...)): cmd also returns whether the prompt came back, which luassert's
+    -- matches would take as its `init` argument
+    assert.matches("monitor_target%.lua:17: in main chunk", (m.cmd("where 1")))
   end)
 
   it("answers bad commands and bad ids with one error line", function()
@@ -133,9 +135,9 @@ describe("curio-lua --monitor", function()
     assert.equal("error: signal: expected a signal name (e.g. INT)\n", m.cmd("signal"))
     assert.equal("", m.cmd(""))
     assert.equal("error: unknown command 'psx' (try help)\n", m.cmd("psx\r"))
-    assert.matches("^Commands:\n.*ps.*where ID.*cancel ID.*signal NAME.*help.*quit", m.cmd("help"))
+    assert.matches("^Commands:\n.*ps.*where ID.*cancel ID.*signal NAME.*help.*quit", (m.cmd("help")))
     -- the script is unaffected
-    assert.matches("sleeper", m.cmd("ps"))
+    assert.matches("sleeper", (m.cmd("ps")))
   end)
 
   it("cancel ends a task; the script then finishes normally", function()
@@ -162,7 +164,7 @@ describe("curio-lua --monitor", function()
     else
       assert.equal("ECONNRESET", answer.code)
     end
-    assert.matches("sleeper", connect(port_of(c)).cmd("ps"))
+    assert.matches("sleeper", (connect(port_of(c)).cmd("ps")))
   end)
 
   it("quit closes only this connection", function()
@@ -188,7 +190,7 @@ describe("curio-lua --monitor", function()
   it("CURIO_MONITOR=1 starts it too", function()
     local c = start(target, "CURIO_MONITOR=1 CURIO_MONITOR_ADDR=127.0.0.1:0")
     local m = connect(port_of(c))
-    assert.matches("sleeper", m.cmd("ps"))
+    assert.matches("sleeper", (m.cmd("ps")))
   end)
 
   it("refuses a non-loopback bind unless the address is explicit", function()

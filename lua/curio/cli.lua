@@ -82,9 +82,20 @@ local function traceback_of(t)
   return require("curio.task").user_traceback(t._traceback)
 end
 
+-- An error value as lua.c's message handler shows it.
+local function error_text(e)
+  local t = type(e)
+  if t == "string" or t == "number" then return tostring(e) end
+  local mt = getmetatable(e)
+  if type(mt) == "table" and mt.__tostring then return tostring(e) end
+  return ("(error object is a %s value)"):format(t)
+end
+M.error_text = error_text
+
 local function report(e, tb)
-  local msg = tostring(e)
-  if type(e) == "table" and getmetatable(e) == nil then msg = "(error object is a table value)" end
+  local msg = error_text(e)
+  -- As lua.c: an object that prints itself carries no traceback (curio's errors do).
+  if type(e) == "table" and not require("curio.errors").is_error(e) then tb = nil end
   io.stderr:write(progname, ": ", msg, "\n")
   if tb then io.stderr:write(tb, "\n") end
   io.stderr:flush()
@@ -100,56 +111,11 @@ local function load_script(name)
     local src = io.stdin:read("a")
     return load(src, "=stdin")
   end
-  local f = io.open(name, "r")
-  if not f then
-    local _, msg = io.open(name, "r")
-    return nil, ("cannot open %s"):format(name)
-  end
-  f:close()
-  return loadfile(name)
+  return loadfile(name) -- "cannot open x.lua: No such file or directory", as lua's
 end
 
 local function run_repl(curio)
-  local K = require "curio.kernel"
-  -- Lines are read on a worker thread, so tasks keep running at the prompt.
-  local function readline(prompt)
-    io.stdout:write(prompt)
-    io.stdout:flush()
-    local job = K.kcall(K.K.READ_LINE)
-    K.trap(K.T.THREAD, job)
-    return K.kcall(K.K.JOB_STRING, job)
-  end
-  while true do
-    local line = readline("> ")
-    if line == nil then io.stdout:write("\n"); break end
-    local chunk, err = load("return " .. line, "=stdin")
-    if not chunk then
-      chunk, err = load(line, "=stdin")
-      while not chunk and err:match("<eof>$") do
-        local more = readline(">> ")
-        if more == nil then break end
-        line = line .. "\n" .. more
-        chunk, err = load(line, "=stdin")
-      end
-    end
-    if not chunk then
-      io.stderr:write(err, "\n")
-    else
-      local t = curio.spawn(chunk)
-      t._quiet = true
-      t:wait()
-      if t._error ~= nil then
-        report(t._error, traceback_of(t))
-      else
-        local r = table.pack(t:result())
-        if r.n > 0 then
-          local out = {}
-          for i = 1, r.n do out[i] = tostring(r[i]) end
-          print(table.unpack(out))
-        end
-      end
-    end
-  end
+  require("curio.repl").run(curio, report, traceback_of)
 end
 
 -- The monitor, if --monitor or CURIO_MONITOR asks for it: a failure to start it
@@ -180,7 +146,9 @@ local function main_task(o, argv, curio)
     else
       local g, mod = act[2]:match("^([^=]+)=(.+)$")
       if not g then g, mod = act[2], act[2] end
-      _G[g] = require(mod)
+      local ok, m = pcall(require, mod) -- its message, without our location
+      if not ok then error(m, 0) end
+      _G[g] = m
     end
   end
   if o.script then
@@ -196,6 +164,12 @@ local function main_task(o, argv, curio)
   if o.interactive then run_repl(curio) end
 end
 
+--- lua's version line, then ours.
+function M.print_version()
+  print(require("curio.core").LUA_COPYRIGHT)
+  print(require("curio")._VERSION .. " (curio's programming model on a Swift kernel)")
+end
+
 function M.main(prog, ...)
   local argv = { ... }
   if argv[1] == "test" then
@@ -203,6 +177,9 @@ function M.main(prog, ...)
   end
   if argv[1] == "monitor" then
     return require("curio").run(function() return require("curio.monitor").client(argv[2]) end)
+  end
+  if argv[1] == "--help" or argv[1] == "--types" then
+    return require("curio.help").main(argv)
   end
   local o, bad = collect(argv)
   if not o then usage(bad); return 1 end
@@ -215,21 +192,19 @@ function M.main(prog, ...)
     end
   end
   if o.warn then warn("@on") end
-  -- the `arg` table, as lua.c builds it
-  local script = o.script or (#argv + 1)
-  local arg = { [0] = argv[script] or prog }
-  arg[-script] = prog
+  -- the `arg` table, as lua.c builds it: the script at 0 (the program when there
+  -- is none), the options before it at negative indices
+  local script = o.script or 0
+  local arg = { [-script] = prog }
   for i = 1, #argv do arg[i - script] = argv[i] end
-  arg[0] = argv[script]
-  if not o.script then arg[0] = prog end
   _G.arg = arg
-  if o.version then print(_VERSION .. " (curio-lua 0.1)  Copyright (C) 1994-2022 Lua.org, PUC-Rio") end
+  if o.version then M.print_version() end
   local interactive_default = not o.script and #o.actions == 0 and not o.version
   if interactive_default then
     local tty = require("curio.core").isatty(0)
     if tty then
       o.interactive = true
-      print(_VERSION .. " (curio-lua 0.1)  Copyright (C) 1994-2022 Lua.org, PUC-Rio")
+      M.print_version()
     else
       o.script = #argv + 1
       argv[o.script] = "-"

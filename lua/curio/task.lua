@@ -4,6 +4,7 @@
 local core = require "curio.core"
 local K = require "curio.kernel"
 local errors = require "curio.errors"
+local check = require "curio.check"
 
 local kcall, trap = K.kcall, K.trap
 local pack, unpack = table.pack, table.unpack
@@ -149,6 +150,9 @@ local function finish(t, ok, ...)
     t[RESULTS] = select("#", ...) == 0 and NO_RESULTS or pack(...)
   else
     local e, tb = unwrap((...))
+    -- Any raised value is an error, nil and false too: they are recorded as the
+    -- lua standalone prints them, so that "no error" always means success.
+    if e == nil or e == false then e = ("(error object is a %s value)"):format(type(e)) end
     t._error, t._traceback = e, tb
     if not is(e, errors.CancelledError) and not t._quiet then report_crash(t, e, tb) end
   end
@@ -176,9 +180,7 @@ function M.current_task()
 end
 
 local function check_task(t, method)
-  if getmetatable(t) ~= Task then
-    error(("bad self to '%s' (Task expected, got %s)"):format(method, type(t)), 3)
-  end
+  if getmetatable(t) ~= Task then check.badself(method, t, "Task") end
 end
 
 --- Waits for the task to terminate, without raising its error.
@@ -203,11 +205,13 @@ end
 --- Waits for the task and returns its results, or raises TaskError (err.cause is the
 --- task's error).
 function Task:join()
-  if not self or self[CO] == nil then check_task(self, "join") end -- a Task has this slot
+  if type(self) ~= "table" or self[CO] == nil then check_task(self, "join") end -- a Task has this slot
   if not self[DONE] and trap(JOIN, self[ID]) == -1 then
     error(errors.CurioError("a task cannot join itself"), 2)
   end
   self[DONE] = "joined"
+  local g = self[GROUP]
+  if g then g:_discard(self) end -- joined by its owner: it leaves the group (curio)
   if self[RESULTS] == NO_RESULTS then return end -- most tasks return nothing
   return outcome(self)
 end
@@ -217,11 +221,19 @@ end
 function Task:cancel(opts)
   check_task(self, "cancel")
   local blocking, err = true, nil
-  if type(opts) == "table" then
+  if errors.is_class(opts) or errors.is_error(opts) then
+    err = opts -- cancel(ErrorClass) or cancel(error object)
+  elseif type(opts) == "table" and getmetatable(opts) == nil then
     blocking = opts.blocking ~= false
     err = opts.error
+    if err ~= nil and not (errors.is_class(err) or errors.is_error(err)) then
+      check.badarg(1, "cancel", "field 'error': error class or error object expected, got "
+        .. check.typename(err))
+    end
+  elseif type(opts) == "boolean" then
+    blocking = opts
   elseif opts ~= nil then
-    blocking = opts and true or false
+    check.argerror(1, "cancel", "boolean, error class, error object or table of options", opts)
   end
   if self[DONE] then return false end
   local cur = K.current()
@@ -243,15 +255,23 @@ function Task:cancel(opts)
   return caused
 end
 
-function Task:done() return self[DONE] ~= false end
-function Task:cancelled() return self._cancelled == true end
+function Task:done()
+  if getmetatable(self) ~= Task then check_task(self, "done") end
+  return self[DONE] ~= false
+end
+function Task:cancelled()
+  if getmetatable(self) ~= Task then check_task(self, "cancelled") end
+  return self._cancelled == true
+end
 
 function Task:result()
+  check_task(self, "result")
   if not self[DONE] then error(errors.CurioError("task not done"), 2) end
   return outcome(self)
 end
 
 function Task:exception()
+  check_task(self, "exception")
   return self._error
 end
 
