@@ -14,7 +14,8 @@ local IO, SLEEP = K.T.IO, K.T.SLEEP
 local WANT_READ, WANT_WRITE, ERR_SSL, ERR_SYSCALL = c.WANT_READ, c.WANT_WRITE, c.ERR_SSL, c.ERR_SYSCALL
 local EBUSY, EBADF = cs.EBUSY, cs.EBADF
 local c_read, c_write = c.read, c.write
-local badarg, argerror = socket._badarg, socket._argerror
+local check = require "curio.check"
+local badarg, argerror, badself = check.badarg, check.argerror, check.badself
 local math_type, type, error, setmetatable, getmetatable = math.type, type, error, setmetatable, getmetatable
 
 local M = { OPENSSL_VERSION = c.OPENSSL_VERSION }
@@ -69,6 +70,7 @@ end
 --- ctx:load_cert_chain(certfile, [keyfile]): the certificate chain (PEM, leaf
 --- first) and its private key (PEM; default: in certfile).
 function Context:load_cert_chain(certfile, keyfile)
+  if self == nil or self._ctx == nil then badself("load_cert_chain", self, "SSLContext") end -- no C call
   check_file("certfile", certfile, 1, "load_cert_chain")
   if keyfile ~= nil then check_file("keyfile", keyfile, 2, "load_cert_chain") end
   check_cfg(c.load_cert_chain(self._ctx, certfile, keyfile))
@@ -77,11 +79,15 @@ end
 --- ctx:load_verify_locations([cafile], [capath]): CA certificates that peers'
 --- certificates must chain to. With neither, the system CA store.
 function Context:load_verify_locations(cafile, capath)
+  if self == nil or self._ctx == nil then badself("load_verify_locations", self, "SSLContext") end -- no C call
   if cafile ~= nil then check_file("cafile", cafile, 1, "load_verify_locations") end
   if capath ~= nil and type(capath) ~= "string" then argerror(2, "load_verify_locations", "string", capath) end
   check_cfg(c.load_verify(self._ctx, cafile, capath))
 end
-Context.load_default_certs = function(self) check_cfg(c.load_verify(self._ctx, nil, nil)) end
+function Context:load_default_certs()
+  if self == nil or self._ctx == nil then badself("load_default_certs", self, "SSLContext") end
+  check_cfg(c.load_verify(self._ctx, nil, nil))
+end
 
 local function alpn_wire(list, i, fname)
   if type(list) ~= "table" then argerror(i, fname, "table of strings", list) end
@@ -98,6 +104,7 @@ end
 --- ctx:set_alpn_protocols(list): a client offers these (in order of preference);
 --- a server picks the first of its own list that the client offers.
 function Context:set_alpn_protocols(list)
+  if self == nil or self._ctx == nil then badself("set_alpn_protocols", self, "SSLContext") end -- no C call
   check_cfg(c.set_alpn(self._ctx, alpn_wire(list, 1, "set_alpn_protocols"), self.server))
   self.alpn_protocols = list
 end
@@ -105,6 +112,7 @@ end
 --- ctx:set_ciphers(list): OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are
 --- always OpenSSL's defaults).
 function Context:set_ciphers(list)
+  if self == nil or self._ctx == nil then badself("set_ciphers", self, "SSLContext") end -- no C call
   if type(list) ~= "string" then argerror(1, "set_ciphers", "string", list) end
   check_cfg(c.set_ciphers(self._ctx, list))
 end
@@ -231,6 +239,7 @@ end
 
 --- do_handshake(): runs the TLS handshake (wrap_socket does it already).
 function SSLSocket:do_handshake()
+  if self == nil or self._sock == nil then badself("do_handshake", self, "SSLSocket") end -- no C call
   while true do
     local ssl = self._ssl
     if not ssl then error(closed_error("handshake"), 0) end
@@ -248,6 +257,7 @@ local recv_size = 1 -- the last size recv checked (never 0: recv(0) returns at o
 -- Always try, then wait (edge-triggered epoll). No "wait first after a short
 -- read" shortcut as Socket:recv has: that one loses wake-ups (issue 9).
 function SSLSocket:recv(maxbytes)
+  if self == nil or self._sock == nil then badself("recv", self, "SSLSocket") end -- no C call
   if maxbytes ~= recv_size then
     if math_type(maxbytes) ~= "integer" then
       local n = type(maxbytes) == "number" and math.tointeger(maxbytes)
@@ -277,6 +287,7 @@ end
 
 --- send(data) -> bytes sent (at least one unless data is "").
 function SSLSocket:send(data)
+  if self == nil or self._sock == nil then badself("send", self, "SSLSocket") end -- no C call
   if type(data) ~= "string" then argerror(1, "send", "string", data) end
   while true do
     local ssl = self._ssl
@@ -290,6 +301,7 @@ end
 --- sendall(data): sends everything; err.bytes_sent says how much went out if it
 --- is interrupted or fails.
 function SSLSocket:sendall(data)
+  if self == nil or self._sock == nil then badself("sendall", self, "SSLSocket") end -- no C call
   if type(data) ~= "string" then argerror(1, "sendall", "string", data) end
   local sent, len = 0, #data
   while sent < len do
@@ -311,6 +323,7 @@ end
 --- close(): sends close_notify if the socket can take it now (never waits for
 --- the peer's), frees the OpenSSL connection and closes the socket. Idempotent.
 function SSLSocket:close()
+  if self == nil or self._sock == nil then badself("close", self, "SSLSocket") end -- no C call
   local ssl = self._ssl
   if not ssl then return end
   self._ssl = nil
@@ -324,6 +337,7 @@ SSLSocket.__close = SSLSocket.close
 --- shutdown(how): with SHUT_WR or SHUT_RDWR, sends close_notify first (the peer
 --- reads the end of the stream), then shuts the socket down.
 function SSLSocket:shutdown(how)
+  if self == nil or self._sock == nil then badself("shutdown", self, "SSLSocket") end -- no C call
   if math_type(how) ~= "integer" then argerror(1, "shutdown", "integer", how) end
   local ssl = self._ssl
   if not ssl then error(closed_error("shutdown"), 0) end
@@ -341,6 +355,7 @@ end
 --- getpeercert([binary]) -> {subject=, issuer=, san=, notBefore=, notAfter=,
 --- serial=, version=}, the DER bytes if `binary`, or nil if the peer sent none.
 function SSLSocket:getpeercert(binary)
+  if self == nil or self._sock == nil then badself("getpeercert", self, "SSLSocket") end -- no C call
   local ssl = self._ssl
   if not ssl then error(closed_error("getpeercert"), 2) end
   return c.peercert(ssl, binary)
@@ -348,42 +363,51 @@ end
 
 --- selected_alpn_protocol() -> the protocol both sides agreed on, or nil.
 function SSLSocket:selected_alpn_protocol()
+  if self == nil or self._sock == nil then badself("selected_alpn_protocol", self, "SSLSocket") end -- no C call
   if not self._ssl then return nil end
   return c.alpn(self._ssl)
 end
 
 --- version() -> "TLSv1.3", "TLSv1.2", or nil before the handshake.
 function SSLSocket:version()
+  if self == nil or self._sock == nil then badself("version", self, "SSLSocket") end -- no C call
   if not self._ssl then return nil end
   return c.version(self._ssl)
 end
 
 --- cipher() -> name, protocol, secret bits (as Python's), or nil.
 function SSLSocket:cipher()
+  if self == nil or self._sock == nil then badself("cipher", self, "SSLSocket") end -- no C call
   if not self._ssl then return nil end
   return c.cipher(self._ssl)
 end
 
 --- pending() -> decrypted bytes buffered inside OpenSSL.
 function SSLSocket:pending()
+  if self == nil or self._sock == nil then badself("pending", self, "SSLSocket") end -- no C call
   if not self._ssl then return 0 end
   return c.pending(self._ssl)
 end
 
 --- key_update([request_peer]): TLS 1.3 key update, sent with the next write.
 function SSLSocket:key_update(request_peer)
+  if self == nil or self._sock == nil then badself("key_update", self, "SSLSocket") end -- no C call
   local ssl = self._ssl
   if not ssl then error(closed_error("key_update"), 2) end
   local ok, _, msg = c.key_update(ssl, request_peer)
   check_cfg(ok, nil, msg, "key_update")
 end
 
-function SSLSocket:fileno() return self._fd end
-function SSLSocket:getsockname() return self._sock:getsockname() end
-function SSLSocket:getpeername() return self._sock:getpeername() end
-function SSLSocket:setsockopt(...) return self._sock:setsockopt(...) end
-function SSLSocket:getsockopt(...) return self._sock:getsockopt(...) end
-function SSLSocket:as_stream() return require("curio.io").SocketStream(self) end
+local function me(self, fname)
+  if self == nil or self._sock == nil then badself(fname, self, "SSLSocket") end
+  return self
+end
+function SSLSocket:fileno() return me(self, "fileno")._fd end
+function SSLSocket:getsockname() return me(self, "getsockname")._sock:getsockname() end
+function SSLSocket:getpeername() return me(self, "getpeername")._sock:getpeername() end
+function SSLSocket:setsockopt(...) return me(self, "setsockopt")._sock:setsockopt(...) end
+function SSLSocket:getsockopt(...) return me(self, "getsockopt")._sock:getsockopt(...) end
+function SSLSocket:as_stream() return require("curio.io").SocketStream(me(self, "as_stream")) end
 function SSLSocket:__tostring()
   return ("curio.ssl.SSLSocket(fd=%d, %s)"):format(self._fd, self.server_side and "server" or "client")
 end
@@ -395,7 +419,7 @@ M.is_sslsocket = function(v) return getmetatable(v) == SSLSocket end
 --- socket then owns the descriptor and `sock` reads as closed; if the handshake
 --- fails, `sock` stays open and the caller's.
 function Context:wrap_socket(sock, opts)
-  if not is_context(self) then argerror(1, "wrap_socket", "SSLContext", self) end
+  if self == nil or self._ctx == nil then badself("wrap_socket", self, "SSLContext") end -- no C call
   if not socket.is_socket(sock) then argerror(1, "wrap_socket", "socket", sock) end
   if opts ~= nil and type(opts) ~= "table" then argerror(2, "wrap_socket", "table", opts) end
   opts = opts or {}
