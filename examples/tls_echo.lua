@@ -43,6 +43,7 @@ elseif mode == "client" then
   if #messages == 0 then messages = { "hello", "over TLS" } end
   client(arg[2] or "localhost", tonumber(arg[3]) or 25443, arg[4] or FIXTURES .. "ca.pem", messages)
 else
-  io.stderr:write("usage: tls_echo.lua server [port] [certfile] [keyfile] | client [host] [port] [cafile] [message...]\n")
+  io.stderr:write("usage: tls_echo.lua server [port] [certfile] [keyfile]\n",
+    "       tls_echo.lua client [host] [port] [cafile] [message...]\n")
   os.exit(2)
 end

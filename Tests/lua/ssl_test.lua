@@ -492,7 +492,7 @@ describe("SSL sockets", function()
     local u <close> = socket.udp()
     assert.error_matches(function() ctx:wrap_socket(u, { server_hostname = "x" }) end, "stream socket expected")
     -- recv's size
-    local port, srv = serve(server_ctx(), function(s) if s then echo(s) end end)
+    local port, srv = serve(server_ctx(), function(ss) if ss then echo(ss) end end)
     local c <close> = connect(port)
     for _, bad in ipairs { 1.5, 0 / 0, math.huge, "10", {} } do
       assert.error_matches(function() c:recv(bad) end, "bad argument #1 to 'recv' %(integer expected")

@@ -151,7 +151,7 @@ end
 --- client when it returns. A handler's error is reported (Task Crash) and the
 --- server goes on. Cancelling the server cancels its handlers and closes their
 --- sockets and the listening one. Returns if another task closes `sock`.
-function M.run_server(sock, handler, _name_fn) -- _name_fn: names crash reports (tcp_server's ssl wrapper)
+function M.run_server(sock, handler, name_fn) -- name_fn (internal): names crash reports
   if not socket.is_socket(sock) then argerror(1, "run_server", "socket", sock) end
   check_callable(handler, 2, "run_server")
   local clients = {}
@@ -160,7 +160,7 @@ function M.run_server(sock, handler, _name_fn) -- _name_fn: names crash reports 
       local accepted, client, addr = pcall(sock.accept, sock)
       if accepted then
         local t = task.spawn(client_main, clients, handler, client, addr)
-        rawset(t, "_fn_for_name", _name_fn or handler) -- report crashes under the handler's name
+        rawset(t, "_fn_for_name", name_fn or handler) -- report crashes under the handler's name
         clients[t] = true
       elseif sock:fileno() < 0 then
         return -- closed by another task: a clean stop

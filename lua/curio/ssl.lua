@@ -147,14 +147,14 @@ function M.context(opts)
   local server = opts.server == true
   local verify = opts.verify
   if verify == nil then verify = not server end
-  local check = opts.check_hostname
-  if check == nil then check = verify and not server end
-  if check and not verify then badarg(1, "context", "check_hostname requires verify") end
-  if check and server then badarg(1, "context", "check_hostname is for client contexts") end
+  local check_host = opts.check_hostname
+  if check_host == nil then check_host = verify and not server end
+  if check_host and not verify then badarg(1, "context", "check_hostname requires verify") end
+  if check_host and server then badarg(1, "context", "check_hostname is for client contexts") end
   local min, max = version_of(opts.min_version, "min_version"), version_of(opts.max_version, "max_version")
   local ud, _, msg = c.ctx_new(server)
   if not ud then error(sslerror("context", msg), 0) end
-  local self = setmetatable({ _ctx = ud, server = server, verify = verify, check_hostname = check }, Context)
+  local self = setmetatable({ _ctx = ud, server = server, verify = verify, check_hostname = check_host }, Context)
   if min or max then check_cfg(c.set_versions(ud, min or c.TLS1_2, max or 0)) end
   if opts.certfile then self:load_cert_chain(opts.certfile, opts.keyfile)
   elseif opts.keyfile then badarg(1, "context", "keyfile without certfile") end
@@ -430,13 +430,13 @@ function Context:wrap_socket(sock, opts)
   if host and (host == "" or host:find("\0", 1, true)) then badarg(2, "wrap_socket", "invalid server_hostname") end
   if server and not self.server then badarg(2, "wrap_socket", "server_side needs a server context") end
   if not server and self.server then badarg(2, "wrap_socket", "a server context needs server_side") end
-  local check = not server and self.check_hostname
-  if check and not host then badarg(2, "wrap_socket", "check_hostname requires server_hostname") end
+  local check_host = not server and self.check_hostname
+  if check_host and not host then badarg(2, "wrap_socket", "check_hostname requires server_hostname") end
   local alpn = opts.alpn_protocols and alpn_wire(opts.alpn_protocols, 2, "wrap_socket")
   local fd = sock:fileno()
   if fd < 0 then error(closed_error("wrap_socket"), 0) end
   if sock.type ~= socket.SOCK_STREAM then badarg(1, "wrap_socket", "stream socket expected") end
-  local ud, _, msg = c.new(self._ctx, fd, server, host, check, alpn)
+  local ud, _, msg = c.new(self._ctx, fd, server, host, check_host, alpn)
   if not ud then error(sslerror("wrap_socket", msg), 0) end
   local s = setmetatable({ _sock = sock, _ssl = ud, _fd = fd, family = sock.family,
     type = sock.type, server_side = server, server_hostname = host, context = self }, SSLSocket)
