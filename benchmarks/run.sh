@@ -134,3 +134,6 @@ PY
 echo
 benchmarks/runner.sh "$CURIO"
 echo; benchmarks/subprocess.sh "$CURIO" || echo "subprocess benchmark failed" >&2
+
+# --- TLS (curio.ssl against a C epoll + OpenSSL server): its own table
+ROUNDS=$ROUNDS SECS=$SECS benchmarks/tls_bench.sh "$CURIO"

@@ -59,7 +59,7 @@ end
 
 -- Lazily loaded parts (each is also `require "curio.X"`).
 local lazy = {
-  socket = "curio.socket", test = "curio.test",
+  socket = "curio.socket", test = "curio.test", ssl = "curio.ssl",
   subprocess = "curio.subprocess", signal = "curio.signal",
   SignalQueue = { "curio.signal", "SignalQueue" }, SignalEvent = { "curio.signal", "SignalEvent" },
   Event = { "curio.sync", "Event" }, Lock = { "curio.sync", "Lock" },

@@ -48,6 +48,9 @@ static const char m_io[] = {
 static const char m_network[] = {
 #embed "../../lua/curio/network.lua"
 , 0};
+static const char m_ssl[] = {
+#embed "../../lua/curio/ssl.lua"
+, 0};
 static const char m_test[] = {
 #embed "../../lua/curio/test.lua"
 , 0};
@@ -111,6 +114,7 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.socket", m_socket, sizeof m_socket - 1},
     {"curio.io", m_io, sizeof m_io - 1},
     {"curio.network", m_network, sizeof m_network - 1},
+    {"curio.ssl", m_ssl, sizeof m_ssl - 1},
     {"curio.test", m_test, sizeof m_test - 1},
     {"curio.test.assert", m_test_assert, sizeof m_test_assert - 1},
     {"curio.test.output", m_test_output, sizeof m_test_output - 1},

@@ -9,6 +9,7 @@ static curio_host *host_of(lua_State *L) { return *(curio_host **)lua_getextrasp
 
 int luaopen_curio_core(lua_State *L);
 int cl_open_socket(lua_State *L);
+int cl_open_ssl(lua_State *L);
 int cl_open_process(lua_State *L);
 int cl_open_codec(lua_State *L);
 int cl_open_workers(lua_State *L);
@@ -61,6 +62,8 @@ static int open_state(lua_State *L) {
     lua_setfield(L, -2, "curio.core");
     lua_pushcfunction(L, cl_open_socket);
     lua_setfield(L, -2, "curio.csocket");
+    lua_pushcfunction(L, cl_open_ssl);
+    lua_setfield(L, -2, "curio.cssl");
     lua_pushcfunction(L, cl_open_process);
     lua_setfield(L, -2, "curio.cprocess");
     lua_pushcfunction(L, cl_open_codec);
