@@ -9,7 +9,13 @@ static curio_host *host_of(lua_State *L) { return *(curio_host **)lua_getextrasp
 
 int luaopen_curio_core(lua_State *L);
 int cl_open_socket(lua_State *L);
+int cl_open_ssl(lua_State *L);
 int cl_open_process(lua_State *L);
+int cl_open_codec(lua_State *L);
+int cl_open_workers(lua_State *L);
+int cl_open_universal(lua_State *L);
+int cl_open_workerproc(lua_State *L);
+int cl_open_channel(lua_State *L);
 
 /* ---- embedded modules: a searcher that finds lua/ files compiled into the binary */
 
@@ -56,8 +62,20 @@ static int open_state(lua_State *L) {
     lua_setfield(L, -2, "curio.core");
     lua_pushcfunction(L, cl_open_socket);
     lua_setfield(L, -2, "curio.csocket");
+    lua_pushcfunction(L, cl_open_ssl);
+    lua_setfield(L, -2, "curio.cssl");
     lua_pushcfunction(L, cl_open_process);
     lua_setfield(L, -2, "curio.cprocess");
+    lua_pushcfunction(L, cl_open_codec);
+    lua_setfield(L, -2, "curio.ccodec");
+    lua_pushcfunction(L, cl_open_workers);
+    lua_setfield(L, -2, "curio.cworkers");
+    lua_pushcfunction(L, cl_open_universal);
+    lua_setfield(L, -2, "curio.cuniversal");
+    lua_pushcfunction(L, cl_open_workerproc);
+    lua_setfield(L, -2, "curio.cworkerproc");
+    lua_pushcfunction(L, cl_open_channel);
+    lua_setfield(L, -2, "curio.cchannel");
     lua_pop(L, 2);
     return 0;
 }

@@ -149,6 +149,28 @@ describe("every public function with bad arguments", function()
     report()
   end)
 
+  it("the workers, subprocess and signal modules", function()
+    local subprocess, signal = require "curio.subprocess", require "curio.signal"
+    probe("run_in_thread", curio.run_in_thread, { "string.len", "x", n = 2 })
+    probe("UniversalQueue", curio.UniversalQueue, { 1, n = 1 })
+    probe("Channel", curio.Channel, { "127.0.0.1", 1, n = 2 })
+    probe("subprocess.run", subprocess.run, { { "true" }, {}, n = 2 })
+    probe("subprocess.Popen", subprocess.Popen, { { "true" }, {}, n = 2 })
+    probe("subprocess.check_output", subprocess.check_output, { { "true" }, {}, n = 2 })
+    probe("SignalQueue", curio.SignalQueue, { signal.SIGUSR2, n = 1 })
+    probe("signal.kill", signal.kill, { 0, 0, n = 2 })
+    local ssl = require "curio.ssl"
+    probe("ssl.create_default_context", ssl.create_default_context, { "client", n = 1 })
+    probe("ssl.context", ssl.context, { {}, n = 1 })
+    probe("ssl.context{}", function(v) return ssl.context { verify = v, alpn_protocols = v, ciphers = v,
+      min_version = v, certfile = v } end, { false, n = 1 })
+    local ctx = ssl.create_default_context("client")
+    probe("ctx:wrap_socket", function(...) return ctx:wrap_socket(...) end, { socket.tcp(), {}, n = 2 })
+    local q = curio.UniversalQueue()
+    probe("UniversalQueue:put", function(...) return q:put(...) end, { 1, n = 1 })
+    report()
+  end)
+
   it("Task and TaskGroup methods", function()
     local function task() return curio.spawn(function() curio.sleep(0.001) end) end
     for _, m in ipairs { "join", "wait", "done", "cancelled", "result", "exception", "traceback" } do

@@ -92,4 +92,5 @@ const char *cl_embedded_source(const char *name, size_t *len);
 enum { CL_REGISTRYINDEX = LUA_REGISTRYINDEX };
 static inline void cl_pop(lua_State *L, int n) { lua_settop(L, -(n)-1); }
 static inline int cl_isnoneornil(lua_State *L, int i) { return lua_type(L, i) <= 0; }
+#include "cl_workers.h"
 #endif
