@@ -42,4 +42,4 @@ files["Tests/lua/fixtures"] = { std = "+curio_test", allow_defined_top = true, i
 files["**/*_spec.lua"] = { std = "+curio_test" }
 
 -- The example host's plugins define `handle` for the host and call its `host` module.
-files["examples/swift-host/plugins"] = { globals = { "handle" }, read_globals = { "host" } }
+files["examples/swift-host/plugins"] = { globals = { "handle" }, read_globals = { "host", "notices" } }

@@ -681,3 +681,43 @@ final class CapturedLog: LogHandler, @unchecked Sendable {
         await lua.shutdown()
     }
 }
+
+@Suite struct UniversalObjects {
+    @Test func aUniversalQueueConnectsSwiftThreadsAndLuaTasks() async throws {
+        let inbox = UniversalQueue(), outbox = UniversalQueue(), ready = UniversalEvent()
+        let lua = try LuaHost()
+        try lua.share(inbox, as: "inbox")
+        try lua.share(outbox, as: "outbox")
+        try lua.share(ready, as: "ready")
+        try lua.start()
+        try await within {
+            try await lua.load("""
+                local curio = require 'curio'
+                function serve(n)
+                  ready:set()
+                  for i = 1, n do outbox:put(inbox:get() * 2) end
+                  return "served"
+                end
+                """)
+            let server = Task { try await lua.call("serve", 3) }
+            // A plain Swift thread feeds the queue and blocks on the answers.
+            let answers = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[Int], any Error>) in
+                Thread.detachNewThread {
+                    do {
+                        guard ready.wait(timeout: 10) else { throw TimedOut() }
+                        var out: [Int] = []
+                        for i in 1...3 {
+                            _ = try inbox.put(.int(Int64(i)))
+                            guard case .int(let v)? = try outbox.get(timeout: 10) else { throw TimedOut() }
+                            out.append(Int(v))
+                        }
+                        c.resume(returning: out)
+                    } catch { c.resume(throwing: error) }
+                }
+            }
+            #expect(answers == [2, 4, 6])
+            #expect(try await server.value == ["served"])
+        }
+        await lua.shutdown()
+    }
+}

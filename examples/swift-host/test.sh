@@ -10,6 +10,6 @@ build >/dev/null 2>&1 || { rm -rf .build/swift-host; build >/dev/null 2>&1; } ||
 out=$(timeout 60 .build/swift-host/debug/SwiftHost examples/swift-host/plugins 2>/dev/null) || { echo "$out"; exit 1; }
 for want in "hello: ok: hello, Oslo!" "weather: ok: Paris: 21C, light breeze #" "looper: stopped: instruction budget exceeded" \
             "hog: stopped: memory limit" "broken: error: examples/swift-host/plugins/broken.lua:3: attempt to index a nil value" \
-            "all plugins shut down"; do
+            "notice: weather reported for Oslo" "all plugins shut down"; do
   grep -qF "$want" <<<"$out" || { echo "swift-host: missing '$want' in:"; echo "$out"; exit 1; }
 done

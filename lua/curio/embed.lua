@@ -130,6 +130,12 @@ function M.publish(name)
   M.env[name] = package.loaded[name]
 end
 
+--- Makes the state's global `name` (a shared Universal queue or event) a global
+--- of the scripts' environment.
+function M.publish_global(name)
+  M.env[name] = _G[name]
+end
+
 --- The host's main task: serves Swift's requests until it is cancelled.
 function M.serve()
   local curio = require "curio"

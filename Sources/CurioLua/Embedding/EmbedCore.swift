@@ -150,6 +150,13 @@ final class EmbedCore: @unchecked Sendable {
         if rc != 0 { throw .outOfMemory(String(cBuffer: withUnsafeBytes(of: e.pointee.errbuf) { Array($0.bindMemory(to: CChar.self)) })) }
     }
 
+    /// Makes the state's global `name` a global of the scripts' environment too.
+    func publishGlobal(_ name: String) throws(LuaHostError) {
+        var enc = ValueEncoder(host: host)
+        try enc.add(.string(LuaString(name)))
+        try pcall("publish_global", enc)
+    }
+
     /// Makes module `name` visible to scripts (embed.publish).
     func publish(_ module: String) throws(LuaHostError) {
         var enc = ValueEncoder(host: host)

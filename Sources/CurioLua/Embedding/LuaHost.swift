@@ -81,6 +81,27 @@ public final class LuaHost: Sendable {
         }
     }
 
+    /// Shares a `UniversalQueue` with the scripts as the global `name` (the same
+    /// object: Swift threads put and get with its blocking methods while Lua tasks
+    /// wait on it without blocking the kernel). Call it before ``start()``.
+    public func share(_ queue: UniversalQueue, as name: String) throws(LuaHostError) {
+        try shared.withLock { s throws(LuaHostError) in
+            guard s.phase == .idle else { throw .alreadyStarted }
+            do { try core.runtime.setGlobal(name, queue) } catch { throw .outOfMemory("share \(name)") }
+            try core.publishGlobal(name)
+        }
+    }
+
+    /// Shares a `UniversalEvent` with the scripts as the global `name`. Call it
+    /// before ``start()``.
+    public func share(_ event: UniversalEvent, as name: String) throws(LuaHostError) {
+        try shared.withLock { s throws(LuaHostError) in
+            guard s.phase == .idle else { throw .alreadyStarted }
+            do { try core.runtime.setGlobal(name, event) } catch { throw .outOfMemory("share \(name)") }
+            try core.publishGlobal(name)
+        }
+    }
+
     /// Starts the runtime's kernel on a thread of its own.
     public func start() throws(LuaHostError) {
         try begin()

@@ -6,6 +6,7 @@ function handle(event)
   local a = curio.spawn(host.fetch, "temp:" .. event.name)
   local b = curio.spawn(host.fetch, "wind:" .. event.name)
   local report = ("%s: %s, %s"):format(event.name, a:join(), b:join())
+  notices:put("weather reported for " .. event.name) -- a Universal queue shared with Swift
   -- host.checksum runs on the thread pool (blocking work).
   return report .. " #" .. host.checksum(report)
 end

@@ -31,6 +31,10 @@ let folder = CommandLine.arguments.dropFirst().first
     ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../plugins").standardized.path
 let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".lua") }.sorted()
 
+// A queue every plugin may put notices into (process-wide: shared by all runtimes);
+// Swift threads read it with blocking calls, Lua tasks without blocking the kernel.
+let notices = UniversalQueue()
+
 var plugins: [(name: String, lua: LuaHost)] = []
 for file in files {
     let name = String(file.dropLast(4))
@@ -40,6 +44,7 @@ for file in files {
         instructionBudget: 20_000_000,     // VM instructions per call
         callTimeout: .seconds(2)))
     try lua.register(module: "host", hostAPI)
+    try lua.share(notices, as: "notices")
     try lua.start()
     try await lua.loadFile("\(folder)/\(file)")
     plugins.append((name, lua))
@@ -77,6 +82,16 @@ for (seq, city) in ["Paris", "Oslo"].enumerated() {
     }
     for (name, r) in results { print("  \(name): \(r)") }
 }
+
+// Drained on a plain thread, as a host's logging thread would.
+let drained = await withCheckedContinuation { (c: CheckedContinuation<[String], Never>) in
+    Thread.detachNewThread {
+        var out: [String] = []
+        while notices.count > 0, let v = try? notices.get(timeout: 1), let text = v.text { out.append(text) }
+        c.resume(returning: out)
+    }
+}
+for n in drained.sorted() { print("notice: \(n)") }
 
 for p in plugins { await p.lua.shutdown() }
 print("all plugins shut down")
