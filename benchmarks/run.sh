@@ -124,3 +124,10 @@ errs = lines("errors")
 if any(e.strip() for e in errs):
     print("\nerrors:\n" + "\n".join(e for e in errs if e.strip()))
 PY
+
+# --- the release build next to one with -enforce-exclusivity=unchecked
+if [ "$SMOKE" = 1 ]; then
+  echo "(smoke run: plain vs -enforce-exclusivity=unchecked build skipped: it needs a second full release build)"
+else
+  echo; benchmarks/builds.sh "$CURIO"
+fi

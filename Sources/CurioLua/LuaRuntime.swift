@@ -19,14 +19,17 @@ public final class LuaRuntime {
     let trapSentinel: UnsafeMutableRawPointer?
     private lazy var taskBody = LuaTaskBody(runtime: self)
     private let host: UnsafeMutablePointer<curio_host>
+    // Exclusivity: a runtime is used by one thread, and no access to these spans a
+    // call into Lua, so the ones every kernel call reads skip the dynamic check
+    // (benchmarks/README.md, "Fast without our build flags").
     /// The kernel of the current `curio.run`, if any (a fresh one per run).
-    public private(set) var kernel: Kernel?
+    @exclusivity(unchecked) public private(set) var kernel: Kernel?
     private var running = false
     private var mainTask: TaskRecord?
-    private var waitQueues: [WaitQueue?] = []
-    private var freeQueueIds: [Int] = []
+    @exclusivity(unchecked) private var waitQueues: [WaitQueue?] = []
+    @exclusivity(unchecked) private var freeQueueIds: [Int] = []
     /// Whether SIGINT cancels the main task (the CLI sets this).
-    public var handlesInterrupt = false
+    @exclusivity(unchecked) public var handlesInterrupt = false
     private(set) var interrupts = 0
 
     public init(ignoreEnvironment: Bool = false) throws {
@@ -143,7 +146,7 @@ public final class LuaRuntime {
         var done = false
         var waiter: TaskRecord?
     }
-    private var jobs: [Int: Job] = [:]
+    @exclusivity(unchecked) private var jobs: [Int: Job] = [:]
     private var nextJobId = 1
 
     /// Starts `work` on the kernel's thread pool and returns a job id. A task waits
