@@ -52,6 +52,9 @@ static const char m_cli[] = {
 #embed "../../lua/curio/cli.lua"
 , 0};
 
+static const char m_workers[] = {
+#embed "../../lua/curio/workers.lua"
+, 0};
 static const char m_embed[] = {
 #embed "../../lua/curio/embed.lua"
 , 0};
@@ -73,6 +76,7 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.test", m_test, sizeof m_test - 1},
     {"curio.cli", m_cli, sizeof m_cli - 1},
     {"curio.embed", m_embed, sizeof m_embed - 1},
+    {"curio.workers", m_workers, sizeof m_workers - 1},
 };
 
 const char *cl_embedded_source(const char *name, size_t *len) {

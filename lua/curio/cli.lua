@@ -27,6 +27,7 @@ Available options are:
   -l g=mod  require library 'mod' into global 'g'
   -v        show version information
   -E        ignore environment variables
+  --processes N|auto  run the script in N worker processes (auto: one per CPU)
   -W        turn warnings on
   --        stop handling options
   -         stop handling options and execute stdin
