@@ -13,9 +13,9 @@ printf '%-28s | %12s | %12s | %s\n' "per operation" "plain" "unchecked" "plain/u
 row() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%-28s | %12s | %12s | %.3f\n", n, a, b, (b > 0 ? a / b : 0) }'; }
 if command -v valgrind >/dev/null; then
   declare -A p f
-  while read -r n v; do p[$n]=$v; done < <(benchmarks/instr.sh "$plain")
-  while read -r n v; do f[$n]=$v; done < <(benchmarks/instr.sh "$flagged")
-  for n in hop spawn_join_each echo echo4k; do row "$n (instructions)" "${p[$n]:-?}" "${f[$n]:-?}"; done
+  while read -r n v; do p[$n]=$v; done < <(benchmarks/instr.sh "$plain" hop spawn_join_each echo echo4k http)
+  while read -r n v; do f[$n]=$v; done < <(benchmarks/instr.sh "$flagged" hop spawn_join_each echo echo4k http)
+  for n in hop spawn_join_each echo echo4k http; do row "$n (instructions)" "${p[$n]:-?}" "${f[$n]:-?}"; done
 else
   echo "valgrind not installed: instruction counts skipped" >&2
 fi

@@ -8,7 +8,7 @@ if ! command -v swift >/dev/null; then
 fi
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
-for p in pkg-config liblua5.4-dev libssl-dev lua-cjson python3 curl; do
+for p in pkg-config liblua5.4-dev libssl-dev lua-cjson python3 curl wrk; do
   have "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
