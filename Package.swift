@@ -18,7 +18,11 @@ let package = Package(
         .target(name: "CLuaShim", dependencies: ["CLua54"]),
         .target(name: "CurioKernel", dependencies: ["CSys"]),
         .target(name: "CurioLua", dependencies: ["CurioKernel", "CLuaShim", "CLua54", "CSys"]),
-        .executableTarget(name: "curio-lua", dependencies: ["CurioLua", "CSys"]),
+        // The REPL's line editing: Debian's libedit (libedit-dev), linked by the CLI only.
+        .target(name: "CLineEdit", dependencies: ["CLua54"], linkerSettings: [.linkedLibrary("edit")]),
+        // The LuaLS stubs of types/, embedded for `curio-lua --types DIR`.
+        .target(name: "CStubs", dependencies: ["CLua54"]),
+        .executableTarget(name: "curio-lua", dependencies: ["CurioLua", "CSys", "CLineEdit", "CStubs"]),
         .testTarget(name: "CurioKernelTests", dependencies: ["CurioKernel"]),
         .testTarget(name: "CurioLuaTests", dependencies: ["CurioLua", "CSys"]),
     ],

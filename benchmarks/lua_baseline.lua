@@ -73,6 +73,7 @@ function bench.queue_pingpong() -- a value through a coroutine and back
   return 2 * msgs / (clock() - t0), "msgs/s"
 end
 bench.event_handoff = bench.queue_pingpong
+bench.hop_longblock = bench.hop
 
 if bench[NAME] then
   local v, unit = bench[NAME]()

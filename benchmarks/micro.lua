@@ -24,6 +24,16 @@ function bench.hop()
   return (curio.clock() - t0) / hops * 1e9, "ns"
 end
 
+-- the same with CURIO_DEBUG=longblock on (threshold 1 s: it never warns): the cost
+-- of the kernel's tracer, two clock reads a step
+function bench.hop_longblock()
+  local diagnostics = require "curio.diagnostics"
+  diagnostics.configure("longblock=1")
+  local ns, unit = bench.hop()
+  diagnostics.configure("")
+  return ns, unit
+end
+
 -- spawn + join: all 100,000 spawned first (all alive at once), then all joined
 function bench.spawn_join()
   local count = n(100000)
@@ -59,8 +69,9 @@ local function sleeping(count)
   collectgarbage()
   collectgarbage()
   local before = rss_kib()
-  local tasks = {}
+  local tasks = {} -- kept alive while RSS is measured
   for i = 1, count do tasks[i] = curio.spawn(curio.sleep, 3600) end
+  assert(#tasks == count)
   curio.sleep(0)
   collectgarbage()
   local bytes = (rss_kib() - before) * 1024 / count

@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # benchmarks/run.sh: builds release and prints one table, every curio-lua figure
-# next to its reference measured in the same run (the C servers of ../shared/bench
-# and benchmarks/http_c.c, plain Lua 5.4 coroutines). Figures are reported, never
+# next to its reference measured in the same run (the C servers and load
+# generator of benchmarks/: echo_c.c, http_c.c, loadgen.c; plain Lua 5.4 coroutines). Figures are reported, never
 # asserted. BENCH_SMOKE=1: a few seconds in all (CI runs it so it never rots).
 # ROUNDS (3), SECS (5) tune the network runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SMOKE=${BENCH_SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then ROUNDS=1; SECS=1; SCALE=0.02; else ROUNDS=${ROUNDS:-3}; SECS=${SECS:-5}; SCALE=1; fi
-BENCH=$(cd ../shared/bench 2>/dev/null && pwd) || { echo "run.sh: ../shared/bench not found" >&2; exit 1; }
 CURIO=$(scripts/build.sh release) || exit 1
-BIN=$("$BENCH/build.sh") || exit 1
-cc -O2 -Wall -o "$BIN/http_c" benchmarks/http_c.c || exit 1
+BIN=$(benchmarks/build.sh) || exit 1
+export BIN
 if [ "$SMOKE" != 1 ] && ! command -v wrk >/dev/null; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo apt-get install -y -qq wrk >/dev/null 2>&1 || true
@@ -30,7 +29,7 @@ port=19100
 echo_round() { # label conns size server...
   local label=$1 conns=$2 size=$3; shift 3
   port=$((port + 1))
-  CONNS=$conns SIZE=$size SECS=$SECS "$BENCH/run_echo.sh" "$label" "$port" -- "$@" >>"$OUT/echo" 2>>"$OUT/errors"
+  CONNS=$conns SIZE=$size SECS=$SECS benchmarks/run_echo.sh "$label" "$port" -- "$@" >>"$OUT/echo" 2>>"$OUT/errors"
 }
 for conf in "100 64" "1000 4096"; do
   set -- $conf
@@ -122,6 +121,11 @@ errs = lines("errors")
 if any(e.strip() for e in errs):
     print("\nerrors:\n" + "\n".join(e for e in errs if e.strip()))
 PY
+
+# --- the test runner: curio-lua test against busted, real clock against virtual
+echo
+benchmarks/runner.sh "$CURIO"
+echo; benchmarks/subprocess.sh "$CURIO" || echo "subprocess benchmark failed" >&2
 
 # --- the release build next to one with -enforce-exclusivity=unchecked
 if [ "$SMOKE" = 1 ]; then

@@ -12,7 +12,7 @@ local HEAD = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " .
 local KEEP_ALIVE = HEAD .. "\r\n" .. BODY
 local CLOSE = HEAD .. "Connection: close\r\n\r\n" .. BODY
 
-local function http_client(client, addr)
+local function http_client(client)
   local s = client:as_stream()
   while true do
     local request = s:readline()

@@ -17,7 +17,7 @@ print("countdown says:", t:join())
 
 -- cancel() raises TaskCancelled at the task's blocking call; it may clean up.
 local function worker()
-  local ok, e = pcall(curio.sleep, 10)
+  local _, e = pcall(curio.sleep, 10)
   print("worker unwinding:", e.kind)
   error(e, 0) -- re-raise so the task ends as cancelled
 end
@@ -27,13 +27,13 @@ w:cancel()
 print("worker cancelled:", w:cancelled())
 
 -- timeout_after raises TaskTimeout; ignore_after returns nil instead.
-local ok, e = pcall(curio.timeout_after, 0.1, curio.sleep, 1)
+local _, e = pcall(curio.timeout_after, 0.1, curio.sleep, 1)
 print("timeout_after:", e.kind)
 print("ignore_after:", curio.ignore_after(0.1, curio.sleep, 1))
 
 -- Nested timeouts: the outer deadline expires while the inner block runs.
-local ok2, outer = pcall(curio.timeout_after, 0.05, function()
-  local ok3, inner = pcall(curio.timeout_after, 1, curio.sleep, 2)
+local _, outer = pcall(curio.timeout_after, 0.05, function()
+  local _, inner = pcall(curio.timeout_after, 1, curio.sleep, 2)
   print("inner block sees:", inner.kind)
   error(inner, 0)
 end)

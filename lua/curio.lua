@@ -5,6 +5,7 @@ local errors = require "curio.errors"
 local task = require "curio.task"
 local time = require "curio.time"
 local taskgroup = require "curio.taskgroup"
+local check = require "curio.check"
 
 require("curio.coroutine").install()
 
@@ -18,6 +19,7 @@ end
 curio.spawn = task.spawn
 curio.spawn_daemon = task.spawn_daemon
 curio.current_task = task.current_task
+curio.tasks = task.tasks
 curio.Task = task.Task
 for _, k in ipairs { "sleep", "schedule", "wake_at", "clock", "timeout_after", "ignore_after",
   "timeout_at", "ignore_at", "disable_cancellation", "check_cancellation" } do
@@ -31,6 +33,7 @@ local OP_RUN, OP_RUNNING = K.K.RUN, K.K.RUNNING
 --- raises its error unchanged. Inside a running kernel it runs fn as a task of
 --- that kernel and waits for it.
 function curio.run(main, ...)
+  check.callable(main, 1, "run")
   if K.kcall(OP_RUNNING) then
     local t = task.spawn(main, ...)
     t._quiet = true -- its error is re-raised here, not reported as a crash
@@ -57,6 +60,8 @@ end
 -- Lazily loaded parts (each is also `require "curio.X"`).
 local lazy = {
   socket = "curio.socket", test = "curio.test",
+  subprocess = "curio.subprocess", signal = "curio.signal",
+  SignalQueue = { "curio.signal", "SignalQueue" }, SignalEvent = { "curio.signal", "SignalEvent" },
   Event = { "curio.sync", "Event" }, Lock = { "curio.sync", "Lock" },
   RLock = { "curio.sync", "RLock" }, Semaphore = { "curio.sync", "Semaphore" },
   BoundedSemaphore = { "curio.sync", "BoundedSemaphore" },

@@ -8,6 +8,9 @@ config=${1:-release}
 if [ -n "$(find lua -newer Sources/CLuaShim/embedded.c -print -quit)" ]; then
   touch Sources/CLuaShim/embedded.c
 fi
+if [ -n "$(find types -newer Sources/CStubs/stubs.c -print -quit)" ]; then
+  touch Sources/CStubs/stubs.c
+fi
 flags=(-c "$config")
 # Release: static Swift runtime (a copied binary runs alone). No other flags: the
 # hot paths skip dynamic exclusivity checks by design (@exclusivity(unchecked) on

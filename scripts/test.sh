@@ -12,5 +12,8 @@ swift test --skip-build 2>&1 | grep -E "error|failed|Executed .* tests" | tail -
 if [ -x benchmarks/run.sh ]; then
   BENCH_SMOKE=1 benchmarks/run.sh >/dev/null 2>&1 || { echo "benchmark smoke run failed" >&2; status=1; }
 fi
+if command -v luacheck >/dev/null; then # lint (.luacheckrc); Debian's lua-check
+  luacheck -q --no-color . >&2 || { echo "luacheck found problems" >&2; status=1; }
+fi
 "$bin" test Tests/lua || status=1
 exit $status

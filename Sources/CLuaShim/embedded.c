@@ -12,6 +12,9 @@ static const char m_curio[] = {
 static const char m_errors[] = {
 #embed "../../lua/curio/errors.lua"
 , 0};
+static const char m_check[] = {
+#embed "../../lua/curio/check.lua"
+, 0};
 static const char m_kernel[] = {
 #embed "../../lua/curio/kernel.lua"
 , 0};
@@ -48,10 +51,37 @@ static const char m_network[] = {
 static const char m_test[] = {
 #embed "../../lua/curio/test.lua"
 , 0};
+static const char m_test_assert[] = {
+#embed "../../lua/curio/test/assert.lua"
+, 0};
+static const char m_test_output[] = {
+#embed "../../lua/curio/test/output.lua"
+, 0};
+static const char m_test_cli[] = {
+#embed "../../lua/curio/test/cli.lua"
+, 0};
+static const char m_repl[] = {
+#embed "../../lua/curio/repl.lua"
+, 0};
+static const char m_help[] = {
+#embed "../../lua/curio/help.lua"
+, 0};
 static const char m_cli[] = {
 #embed "../../lua/curio/cli.lua"
 , 0};
 
+static const char m_subprocess[] = {
+#embed "../../lua/curio/subprocess.lua"
+, 0};
+static const char m_signal[] = {
+#embed "../../lua/curio/signal.lua"
+, 0};
+static const char m_diagnostics[] = {
+#embed "../../lua/curio/diagnostics.lua"
+, 0};
+static const char m_monitor[] = {
+#embed "../../lua/curio/monitor.lua"
+, 0};
 static const char m_workers[] = {
 #embed "../../lua/curio/workers.lua"
 , 0};
@@ -62,6 +92,7 @@ static const char m_embed[] = {
 static const struct { const char *name; const char *src; size_t len; } modules[] = {
     {"curio", m_curio, sizeof m_curio - 1},
     {"curio.errors", m_errors, sizeof m_errors - 1},
+    {"curio.check", m_check, sizeof m_check - 1},
     {"curio.kernel", m_kernel, sizeof m_kernel - 1},
     {"curio.task", m_task, sizeof m_task - 1},
     {"curio.time", m_time, sizeof m_time - 1},
@@ -74,8 +105,17 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.io", m_io, sizeof m_io - 1},
     {"curio.network", m_network, sizeof m_network - 1},
     {"curio.test", m_test, sizeof m_test - 1},
+    {"curio.test.assert", m_test_assert, sizeof m_test_assert - 1},
+    {"curio.test.output", m_test_output, sizeof m_test_output - 1},
+    {"curio.test.cli", m_test_cli, sizeof m_test_cli - 1},
+    {"curio.repl", m_repl, sizeof m_repl - 1},
+    {"curio.help", m_help, sizeof m_help - 1},
     {"curio.cli", m_cli, sizeof m_cli - 1},
     {"curio.embed", m_embed, sizeof m_embed - 1},
+    {"curio.subprocess", m_subprocess, sizeof m_subprocess - 1},
+    {"curio.signal", m_signal, sizeof m_signal - 1},
+    {"curio.diagnostics", m_diagnostics, sizeof m_diagnostics - 1},
+    {"curio.monitor", m_monitor, sizeof m_monitor - 1},
     {"curio.workers", m_workers, sizeof m_workers - 1},
 };
 

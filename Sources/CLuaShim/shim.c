@@ -9,6 +9,7 @@ static curio_host *host_of(lua_State *L) { return *(curio_host **)lua_getextrasp
 
 int luaopen_curio_core(lua_State *L);
 int cl_open_socket(lua_State *L);
+int cl_open_process(lua_State *L);
 
 /* ---- embedded modules: a searcher that finds lua/ files compiled into the binary */
 
@@ -55,6 +56,8 @@ static int open_state(lua_State *L) {
     lua_setfield(L, -2, "curio.core");
     lua_pushcfunction(L, cl_open_socket);
     lua_setfield(L, -2, "curio.csocket");
+    lua_pushcfunction(L, cl_open_process);
+    lua_setfield(L, -2, "curio.cprocess");
     lua_pop(L, 2);
     return 0;
 }
@@ -222,6 +225,10 @@ static int sleep_trap(lua_State *L, const char *fname, int absolute) {
     if (lua_type(L, 1) != LUA_TNUMBER)
         return luaL_error(L, "bad argument #1 to '%s' (number expected, got %s)", fname,
                           luaL_typename(L, 1));
+    /* NaN has no meaning; a negative sleep is sleep(0) and +inf sleeps until
+       cancelled (the kernel takes both as they are). */
+    lua_Number t = lua_tonumber(L, 1);
+    if (t != t) return luaL_error(L, "bad argument #1 to '%s' (number is NaN)", fname);
     lua_settop(L, 1);
     lua_pushinteger(L, absolute);
     return yield_trap(L, CurioTrap_sleep, 1, 2);
@@ -537,6 +544,8 @@ int luaopen_curio_core(lua_State *L) {
     luaL_newlib(L, fns);
     lua_pushlightuserdata(L, cl_trap_sentinel());
     lua_setfield(L, -2, "TRAP");
+    lua_pushliteral(L, LUA_COPYRIGHT); /* the library's own release, for -v */
+    lua_setfield(L, -2, "LUA_COPYRIGHT");
     /* core.K, core.T, core.S: the numbers of curio_ops.h by name */
 #define ROW(N, s, v) lua_pushinteger(L, v); lua_setfield(L, -2, #N);
     lua_newtable(L); CURIO_KCALLS(ROW) lua_setfield(L, -2, "K");

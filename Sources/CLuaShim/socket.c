@@ -7,6 +7,8 @@
  * These are C frames: raising (argument errors) is fine here. Argument types are
  * checked in Lua, with messages that name the Lua-level method. */
 #define _GNU_SOURCE
+#include <limits.h>
+#include <sys/ioctl.h>
 #include "CLuaShim.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,7 +35,17 @@ static int fail(lua_State *L, int err) {
     return 2;
 }
 
-static int fd_arg(lua_State *L) { return (int)luaL_checkinteger(L, 1); }
+/* An int argument: an integer that fits in C's int, never silently truncated
+   (shutdown(2^32+1) must not become shutdown(1)). */
+static int check_int(lua_State *L, int i) {
+    lua_Integer v = luaL_checkinteger(L, i);
+    if (v < INT_MIN || v > INT_MAX) luaL_argerror(L, i, "value out of range");
+    return (int)v;
+}
+static int opt_int(lua_State *L, int i, int def) {
+    return lua_isnoneornil(L, i) ? def : check_int(L, i);
+}
+static int fd_arg(lua_State *L) { return check_int(L, 1); }
 
 /* The results of a call whose address could not be built (to_sockaddr's r <= 0):
    nil, false when the host needs resolving first, nil, errno otherwise. */
@@ -131,9 +143,9 @@ static int push_sockaddr(lua_State *L, const struct sockaddr_storage *ss, sockle
 /* ---- sockets */
 
 static int l_socket(lua_State *L) {
-    int family = (int)luaL_checkinteger(L, 1);
-    int type = (int)luaL_checkinteger(L, 2);
-    int proto = (int)luaL_optinteger(L, 3, 0);
+    int family = check_int(L, 1);
+    int type = check_int(L, 2);
+    int proto = opt_int(L, 3, 0);
     int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
     if (fd < 0) return fail(L, errno);
     lua_pushinteger(L, fd);
@@ -141,8 +153,8 @@ static int l_socket(lua_State *L) {
 }
 
 static int l_socketpair(lua_State *L) {
-    int family = (int)luaL_optinteger(L, 1, AF_UNIX);
-    int type = (int)luaL_optinteger(L, 2, SOCK_STREAM);
+    int family = opt_int(L, 1, AF_UNIX);
+    int type = opt_int(L, 2, SOCK_STREAM);
     int sv[2];
     if (socketpair(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) return fail(L, errno);
     lua_pushinteger(L, sv[0]);
@@ -155,7 +167,7 @@ static int l_bind(lua_State *L) {
     int fd = fd_arg(L);
     struct sockaddr_storage ss;
     socklen_t len;
-    int r = to_sockaddr(L, (int)luaL_checkinteger(L, 2), 3, &ss, &len);
+    int r = to_sockaddr(L, check_int(L, 2), 3, &ss, &len);
     if (r <= 0) return address_failed(L, r);
     if (bind(fd, (struct sockaddr *)&ss, len) < 0) return fail(L, errno);
     lua_pushboolean(L, 1);
@@ -168,7 +180,7 @@ static int l_connect(lua_State *L) {
     int fd = fd_arg(L);
     struct sockaddr_storage ss;
     socklen_t len;
-    int r = to_sockaddr(L, (int)luaL_checkinteger(L, 2), 3, &ss, &len);
+    int r = to_sockaddr(L, check_int(L, 2), 3, &ss, &len);
     if (r <= 0) return address_failed(L, r);
     int rc;
     do rc = connect(fd, (struct sockaddr *)&ss, len); while (rc < 0 && errno == EINTR);
@@ -178,7 +190,7 @@ static int l_connect(lua_State *L) {
 }
 
 static int l_listen(lua_State *L) {
-    if (listen(fd_arg(L), (int)luaL_optinteger(L, 2, 128)) < 0) return fail(L, errno);
+    if (listen(fd_arg(L), opt_int(L, 2, 128)) < 0) return fail(L, errno);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -210,12 +222,20 @@ static int l_recv(lua_State *L) {
         lua_pushlstring(L, rbuf, (size_t)r);
         return 1;
     }
-    /* The buffer filled up: take up to n - RBUF more without waiting. */
+    /* The buffer filled up: take up to n - RBUF more without waiting, sized by what
+       is queued (a huge n never allocates more than the data). */
+    int queued = 0;
+    size_t want = (size_t)n - RBUF;
+    if (ioctl(fd, FIONREAD, &queued) == 0 && queued >= 0 && (size_t)queued < want) want = (size_t)queued;
+    if (want == 0) {
+        lua_pushlstring(L, rbuf, RBUF);
+        return 1;
+    }
     luaL_Buffer b;
-    char *p = luaL_buffinitsize(L, &b, (size_t)n);
+    char *p = luaL_buffinitsize(L, &b, RBUF + want);
     memcpy(p, rbuf, RBUF);
     ssize_t more;
-    do more = recv(fd, p + RBUF, (size_t)n - RBUF, 0); while (more < 0 && errno == EINTR);
+    do more = recv(fd, p + RBUF, want, 0); while (more < 0 && errno == EINTR);
     luaL_pushresultsize(&b, RBUF + (more > 0 ? (size_t)more : 0));
     return 1;
 }
@@ -266,7 +286,7 @@ static int l_sendto(lua_State *L) {
     const char *s = luaL_checklstring(L, 2, &len);
     struct sockaddr_storage ss;
     socklen_t alen;
-    int r = to_sockaddr(L, (int)luaL_checkinteger(L, 3), 4, &ss, &alen);
+    int r = to_sockaddr(L, check_int(L, 3), 4, &ss, &alen);
     if (r <= 0) return address_failed(L, r);
     ssize_t n;
     do n = sendto(fd, s, len, MSG_NOSIGNAL, (struct sockaddr *)&ss, alen); while (n < 0 && errno == EINTR);
@@ -279,14 +299,14 @@ static int l_sendto(lua_State *L) {
  * raw bytes. */
 static int l_setsockopt(lua_State *L) {
     int fd = fd_arg(L);
-    int level = (int)luaL_checkinteger(L, 2), opt = (int)luaL_checkinteger(L, 3);
+    int level = check_int(L, 2), opt = check_int(L, 3);
     int r;
     if (lua_type(L, 4) == LUA_TSTRING) {
         size_t n;
         const char *s = lua_tolstring(L, 4, &n);
         r = setsockopt(fd, level, opt, s, (socklen_t)n);
     } else {
-        int v = lua_isboolean(L, 4) ? lua_toboolean(L, 4) : (int)luaL_checkinteger(L, 4);
+        int v = lua_isboolean(L, 4) ? lua_toboolean(L, 4) : check_int(L, 4);
         r = setsockopt(fd, level, opt, &v, sizeof v);
     }
     if (r < 0) return fail(L, errno);
@@ -297,7 +317,7 @@ static int l_setsockopt(lua_State *L) {
 static int l_getsockopt(lua_State *L) {
     int v = 0;
     socklen_t n = sizeof v;
-    if (getsockopt(fd_arg(L), (int)luaL_checkinteger(L, 2), (int)luaL_checkinteger(L, 3), &v, &n) < 0)
+    if (getsockopt(fd_arg(L), check_int(L, 2), check_int(L, 3), &v, &n) < 0)
         return fail(L, errno);
     lua_pushinteger(L, v);
     return 1;
@@ -320,7 +340,7 @@ static int l_getpeername(lua_State *L) {
 }
 
 static int l_shutdown(lua_State *L) {
-    if (shutdown(fd_arg(L), (int)luaL_checkinteger(L, 2)) < 0) return fail(L, errno);
+    if (shutdown(fd_arg(L), check_int(L, 2)) < 0) return fail(L, errno);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -434,7 +454,7 @@ static int l_pipe(lua_State *L) {
 }
 
 static int l_lseek(lua_State *L) {
-    off_t r = lseek(fd_arg(L), (off_t)luaL_checkinteger(L, 2), (int)luaL_checkinteger(L, 3));
+    off_t r = lseek(fd_arg(L), (off_t)luaL_checkinteger(L, 2), check_int(L, 3));
     if (r < 0) return fail(L, errno);
     lua_pushinteger(L, (lua_Integer)r);
     return 1;

@@ -2,6 +2,7 @@
 #include "CSys.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -59,6 +60,11 @@ static struct sigaction sig_saved[NSIG_MAX];
 static atomic_int sig_saved_valid[NSIG_MAX];
 
 static atomic_int sig_any;
+/* Exit at once, from the handler, on the Nth delivery since armed: a second
+   Ctrl-C ends the process even while Lua code runs without blocking. */
+static atomic_int sig_exit_after[NSIG_MAX];
+static atomic_int sig_exit_status[NSIG_MAX];
+static atomic_int sig_since_armed[NSIG_MAX];
 
 int csys_signal_any(void) { return atomic_exchange(&sig_any, 0); }
 
@@ -66,6 +72,9 @@ static void on_signal(int sig) {
     int saved = errno;
     if (sig > 0 && sig < NSIG_MAX) {
         atomic_fetch_add(&sig_counts[sig], 1);
+        int after = atomic_load(&sig_exit_after[sig]);
+        if (after > 0 && atomic_fetch_add(&sig_since_armed[sig], 1) + 1 >= after)
+            _exit(atomic_load(&sig_exit_status[sig]));
         atomic_store(&sig_any, 1);
         int fd = atomic_load(&sig_fds[sig]);
         if (fd >= 0) csys_eventfd_signal(fd);
@@ -100,6 +109,13 @@ int csys_signal_restore(int sig) {
     return 0;
 }
 
+void csys_signal_exit_after(int sig, int count, int status) {
+    if (sig <= 0 || sig >= NSIG_MAX) return;
+    atomic_store(&sig_exit_status[sig], status);
+    atomic_store(&sig_since_armed[sig], 0);
+    atomic_store(&sig_exit_after[sig], count > 0 ? count : 0);
+}
+
 int csys_signal_take(int sig) {
     if (sig <= 0 || sig >= NSIG_MAX) return 0;
     return atomic_exchange(&sig_counts[sig], 0);
@@ -118,3 +134,17 @@ int csys_set_nonblocking(int fd, int on) {
 #include <stdio.h>
 void csys_eprint(const char *s) { fflush(stdout); fputs(s, stderr); fflush(stderr); }
 void csys_flush_stdout(void) { fflush(stdout); }
+
+const char *csys_gai_name(int code) {
+    switch (code) {
+#define N(x) case x: return #x;
+    N(EAI_BADFLAGS) N(EAI_NONAME) N(EAI_AGAIN) N(EAI_FAIL) N(EAI_FAMILY) N(EAI_SOCKTYPE)
+    N(EAI_SERVICE) N(EAI_MEMORY) N(EAI_SYSTEM) N(EAI_OVERFLOW)
+#ifdef EAI_NODATA
+    N(EAI_NODATA) N(EAI_ADDRFAMILY) N(EAI_INPROGRESS) N(EAI_CANCELED) N(EAI_NOTCANCELED)
+    N(EAI_ALLDONE) N(EAI_INTR) N(EAI_IDN_ENCODE)
+#endif
+#undef N
+    default: return "EAI_UNKNOWN";
+    }
+}

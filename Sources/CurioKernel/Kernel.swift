@@ -23,6 +23,10 @@ public final class Kernel {
     @exclusivity(unchecked) public var onTerminate: ((TaskRecord) -> Void)?
     /// Called on the kernel thread, each cycle, for signals noted by `watchSignal`.
     @exclusivity(unchecked) public var onSignal: ((Int32, Int) -> Void)?
+    /// Diagnostics (schedtrace, traptrace, longblock): told about every step while
+    /// set. Nil (the default) costs one branch per step.
+    public var tracer: KernelTracer? { didSet { tracing = tracer != nil } }
+    @exclusivity(unchecked) private var tracing = false
     public let inbox: KernelInbox
 
     @exclusivity(unchecked) var ready = ReadyQueue()
@@ -53,8 +57,17 @@ public final class Kernel {
         ready.removeAll()
     }
 
-    /// The monotonic clock now (not the cached cycle time).
-    public func clock() -> Double { csys_monotonic() }
+    /// The monotonic clock now (not the cached cycle time), plus the jumps of the
+    /// virtual clock.
+    @inline(__always) public func clock() -> Double { csys_monotonic() + clockOffset }
+
+    /// Seconds the virtual clock has jumped ahead of the monotonic clock.
+    private var clockOffset = 0.0
+    /// Virtual time (trio's autojump clock): whenever every task is blocked and no
+    /// I/O, thread or process work is pending, the clock jumps to the next
+    /// deadline instead of sleeping. Between jumps it runs at the real rate, so a
+    /// test waiting on real I/O still works. Checked only when nothing is ready.
+    public var virtualClock = false
 
     public var taskCount: Int { tasks.count }
     public var readyCount: Int { ready.count }
@@ -268,7 +281,12 @@ public final class Kernel {
         if ready.isEmpty {
             var ms: Int32 = -1
             if let d = timers.peekDeadline() {
-                let dt = (d - csys_monotonic()) * 1000
+                if virtualClock && !mustPoll && externalWaiters == 0 && pendingExternal.isEmpty
+                    && !inbox.hasPending {
+                    let t = clock()
+                    if d > t { clockOffset += d - t }
+                }
+                let dt = (d - clock()) * 1000
                 ms = dt <= 0 ? 0 : dt < 3_600_000 ? Int32(dt.rounded(.up)) : 3_600_000
             }
             if ms != 0 || mustPoll || tasks.isEmpty {
@@ -277,7 +295,7 @@ public final class Kernel {
         } else if mustPoll {
             poller.poll(timeoutMs: 0, ready: ioReady, wake: drainInbox)
         }
-        now = csys_monotonic()
+        now = clock()
         fireTimers()
         var n = ready.count
         while n > 0, let t = ready.popFirst() {
@@ -333,9 +351,23 @@ public final class Kernel {
         t.cycles += 1
         let r = t.resumption
         t.resumption = .value(0)
-        let trap = t.body.step(t, r, kernel: self)
+        let trap = tracing ? tracedStep(t, r) : t.body.step(t, r, kernel: self)
         currentTask = nil
         handle(trap, t)
+    }
+
+    /// A step told to the tracer: before, and after with how long it ran (before
+    /// the kernel acts on the trap, so the task is still registered).
+    @inline(never) // keeps the untraced step small
+    private func tracedStep(_ t: TaskRecord, _ r: Resumption) -> Trap {
+        guard let tracer else { return t.body.step(t, r, kernel: self) }
+        tracer.resuming(t, r, kernel: self)
+        let start = csys_monotonic()
+        let trap = t.body.step(t, r, kernel: self)
+        let ran = csys_monotonic() - start
+        currentTask = nil
+        tracer.suspended(t, trap, ran: ran, kernel: self)
+        return trap
     }
 
     private func handle(_ trap: Trap, _ t: TaskRecord) {

@@ -1,6 +1,7 @@
 import CLua54
 import CLuaShim
 import CurioKernel
+import CSys
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -59,21 +60,8 @@ final class FileJobs: Sendable {
 
 let fileJobs = FileJobs()
 
-/// getaddrinfo's error codes by name (they are not errnos).
-private func gaiName(_ code: Int32) -> String {
-    switch code {
-    case EAI_AGAIN: "EAI_AGAIN"
-    case EAI_BADFLAGS: "EAI_BADFLAGS"
-    case EAI_FAIL: "EAI_FAIL"
-    case EAI_FAMILY: "EAI_FAMILY"
-    case EAI_MEMORY: "EAI_MEMORY"
-    case EAI_NONAME: "EAI_NONAME"
-    case EAI_SERVICE: "EAI_SERVICE"
-    case EAI_SOCKTYPE: "EAI_SOCKTYPE"
-    case EAI_SYSTEM: "EAI_SYSTEM"
-    default: "EAI_\(-code)"
-    }
-}
+/// getaddrinfo's error codes by name (they are not errnos), glibc's own included.
+private func gaiName(_ code: Int32) -> String { String(cString: csys_gai_name(code)) }
 
 /// Runs getaddrinfo (on a pool thread) and renders the addresses numerically.
 private func resolve(host: String?, port: String?, family: Int32, type: Int32, flags: Int32) -> IOResult {
@@ -122,10 +110,34 @@ extension LuaRuntime {
             guard let path = luaString(L, 2) else { return fail("curio: file path must be a string") }
             let flags = Int32(truncatingIfNeeded: lua_tointegerx(L, 3, nil))
             let mode = mode_t(truncatingIfNeeded: lua_tointegerx(L, 4, nil))
-            return pushJob(L) {
+            // A FIFO's open blocks until its other end opens: a cancelled open opens
+            // that end itself for an instant, which releases the pool thread; the
+            // late descriptor is closed. A descriptor that epoll can watch (FIFO,
+            // terminal, character device) is made non-blocking: curio.io then waits
+            // for it on the poller, where cancellation is immediate.
+            let work: @Sendable () -> any Sendable = {
                 let fd = open(path, flags | O_CLOEXEC, mode)
-                return fd < 0 ? IOResult.errno(errno) : IOResult.int(Int(fd))
+                if fd < 0 { return IOResult.errno(errno) }
+                var st = stat()
+                if fstat(fd, &st) == 0 {
+                    let kind = st.st_mode & S_IFMT
+                    if kind == S_IFIFO || kind == S_IFCHR || kind == S_IFSOCK {
+                        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+                    }
+                }
+                return IOResult.int(Int(fd))
             }
+            guard let id = submitJob(work, discard: { r in
+                if case .int(let fd)? = r as? IOResult { _ = Glibc.close(Int32(fd)) }
+            }, onCancel: {
+                var st = stat()
+                guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFIFO else { return }
+                let other = (flags & O_ACCMODE) == O_RDONLY ? O_WRONLY : O_RDONLY
+                let fd = open(path, other | O_NONBLOCK | O_CLOEXEC)
+                if fd >= 0 { _ = Glibc.close(fd) }
+            }) else { return fail("curio: no kernel is running") }
+            lua_pushinteger(L, lua_Integer(id))
+            return 1
         case .fileRead:
             let fd = Int32(truncatingIfNeeded: lua_tointegerx(L, 2, nil))
             let n = max(0, min(Int(lua_tointegerx(L, 3, nil)), 1 << 20))

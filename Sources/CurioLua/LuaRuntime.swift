@@ -18,6 +18,7 @@ public final class LuaRuntime {
     let L: OpaquePointer
     let trapSentinel: UnsafeMutableRawPointer?
     private lazy var taskBody = LuaTaskBody(runtime: self)
+    lazy var diagnostics = LuaDiagnostics(runtime: self)
     private let host: UnsafeMutablePointer<curio_host>
     // Exclusivity: a runtime is used by one thread, and no access to these spans a
     // call into Lua, so the ones every kernel call reads skip the dynamic check
@@ -25,6 +26,14 @@ public final class LuaRuntime {
     /// The kernel of the current `curio.run`, if any (a fresh one per run).
     @exclusivity(unchecked) public private(set) var kernel: Kernel?
     private var running = false
+    /// The virtual clock setting for this runtime's kernels (curio.test, --virtual-clock).
+    private var virtualClock = false
+    /// The task SIGINT cancels instead of the main task (0: the main task, and a
+    /// second Ctrl-C exits). Set by the REPL.
+    private var interruptTarget = 0
+    var isRunning: Bool { running }
+    /// Signals watched by `curio.signal` during the current run.
+    let signals = SignalWatches()
     private var mainTask: TaskRecord?
     @exclusivity(unchecked) private var waitQueues: [WaitQueue?] = []
     @exclusivity(unchecked) private var freeQueueIds: [Int] = []
@@ -59,6 +68,10 @@ public final class LuaRuntime {
 
     /// Runs `require(module)[function](args...)` and returns its integer result
     /// (0 if it returns something else), or nil and the error message.
+    /// Runs `body` with the Lua state, so a host can add C modules (package.preload)
+    /// through its own protected calls before running scripts.
+    public func withLuaState<T>(_ body: (OpaquePointer) -> T) -> T { body(L) }
+
     public func callModule(_ module: String, _ function: String, _ args: [String]) -> (Int32?, String?) {
         let (ok, text, status) = call(module, function, args)
         return ok ? (status, nil) : (nil, text)
@@ -122,6 +135,8 @@ public final class LuaRuntime {
         if main {
             if running { return Int64(fail("curio: a kernel is already running")) }
             do { kernel = try Kernel() } catch { return Int64(fail("curio: cannot start kernel: \(error)")) }
+            kernel?.virtualClock = virtualClock
+            kernel?.tracer = diagnostics.tracer
         }
         guard let k = kernel, main || k.current != nil else { return -2 }
         let parentId = k.current?.id ?? 0
@@ -144,21 +159,30 @@ public final class LuaRuntime {
     private final class Job {
         var result: (any Sendable)?
         var done = false
+        var cancelled = false
         var waiter: TaskRecord?
+        /// Releases what a result holds (an fd) when nobody will take it.
+        var discard: ((any Sendable) -> Void)?
+        /// Runs when the waiting task is cancelled (to unblock the pool thread).
+        var onCancel: (() -> Void)?
     }
     @exclusivity(unchecked) private var jobs: [Int: Job] = [:]
     private var nextJobId = 1
 
     /// Starts `work` on the kernel's thread pool and returns a job id. A task waits
     /// for it with the THREAD trap, then collects the result with `takeJobResult`.
-    func submitJob(_ work: @escaping @Sendable () -> any Sendable) -> Int? {
+    func submitJob(_ work: @escaping @Sendable () -> any Sendable,
+                   discard: ((any Sendable) -> Void)? = nil, onCancel: (() -> Void)? = nil) -> Int? {
         guard let k = kernel else { return nil }
         let id = nextJobId
         nextJobId += 1
         let job = Job()
+        job.discard = discard
+        job.onCancel = onCancel
         jobs[id] = job
-        k.runInThread(work) { [weak self, weak job] result in
-            guard let job else { return }
+        k.runInThread(work) { [weak self] result in
+            // A job whose waiter was cancelled: its late result is released, not kept.
+            if job.cancelled { job.discard?(result); return }
             job.result = result
             job.done = true
             if let w = job.waiter {
@@ -184,7 +208,9 @@ public final class LuaRuntime {
         // Cancelled while waiting: the thread finishes on its own; its result is dropped.
         return .external(.threadWait, cancel: { [weak self] _ in
             job.waiter = nil
+            job.cancelled = true
             self?.jobs[id] = nil
+            job.onCancel?()
         })
     }
 
@@ -206,7 +232,19 @@ public final class LuaRuntime {
             lua_pushboolean(L, running ? 1 : 0)
             return 1
         case .clock:
-            lua_pushnumber(L, csys_monotonic())
+            lua_pushnumber(L, kernel?.clock() ?? csys_monotonic())
+            return 1
+        case .interruptTarget:
+            lua_pushinteger(L, lua_Integer(interruptTarget))
+            interruptTarget = int(L, 2)
+            // Each REPL line starts afresh: two Ctrl-C within one line exit.
+            if handlesInterrupt && running && (signals.watchers[SIGINT] ?? 0) == 0 { armInterruptExit() }
+            return 1
+        case .virtualClock:
+            // Applies to the running kernel and to the next ones; returns the old setting.
+            lua_pushboolean(L, virtualClock ? 1 : 0)
+            virtualClock = lua_toboolean(L, 2) != 0
+            kernel?.virtualClock = virtualClock
             return 1
         case .interrupted:
             lua_pushinteger(L, lua_Integer(interrupts))
@@ -224,6 +262,8 @@ public final class LuaRuntime {
         case .wqLen:
             lua_pushinteger(L, lua_Integer(waitQueue(int(L, 2))?.count ?? 0))
             return 1
+        case .taskIds, .taskGet, .debugLog, .debugSet, .signalSelf:
+            return diagnosticsCall(L, call)
         default:
             break
         }
@@ -283,12 +323,18 @@ public final class LuaRuntime {
             running = true
             mainTask = main
             interrupts = 0
+            interruptTarget = 0
+            k.onSignal = { [unowned self] sig, n in self.signalArrived(sig, n) }
             if handlesInterrupt {
-                k.onSignal = { [unowned self] sig, n in self.interrupted(n) }
                 try? k.watchSignal(SIGINT)
+                armInterruptExit()
             }
             k.runUntilComplete(main)
-            if handlesInterrupt { k.unwatchSignal(SIGINT) }
+            endSignalWatches(k)
+            if handlesInterrupt {
+                csys_signal_exit_after(SIGINT, 0, 0)
+                k.unwatchSignal(SIGINT)
+            }
             running = false
             mainTask = nil
             kernel = nil
@@ -309,7 +355,10 @@ public final class LuaRuntime {
             return pushString(L, s)
         case .resolve, .jobResult, .fileOpen, .fileRead, .fileWrite, .fileClose:
             return extensionCall(L, call, nargs: nargs)
-        case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen:
+        case .sigWatch, .sigUnwatch, .sigTotal, .sigEpoch:
+            return signalCall(L, call)
+        case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen,
+             .taskIds, .taskGet, .debugLog, .debugSet, .signalSelf, .virtualClock, .interruptTarget:
             return 0 // answered above
         }
     }
@@ -323,7 +372,18 @@ public final class LuaRuntime {
         return rc == 0 ? 1 : fail("not enough memory")
     }
 
-    private func interrupted(_ n: Int) {
+    /// A second SIGINT (the first cancels the main task) exits with status 130 from
+    /// the signal handler itself, even while a task computes without blocking.
+    func armInterruptExit() {
+        csys_signal_exit_after(SIGINT, 2, 130)
+    }
+
+    func interrupted(_ n: Int) {
+        // The REPL names the task Ctrl-C cancels (the running line, or the prompt).
+        if interruptTarget != 0, let k = kernel, let t = k.tasks[interruptTarget] {
+            k.cancel(t)
+            return
+        }
         interrupts += n
         if interrupts > 1 { _exit(130) }
         if let k = kernel, let main = mainTask { k.cancel(main) }

@@ -37,8 +37,12 @@ struct Supervisor {
     /// before the script) hold `--processes N` or `--processes=N`; nil otherwise.
     /// Exits with a usage message on a bad count or a missing script.
     static func parse(_ args: [String]) -> (Int, [String])? {
+        var skip = false
         for (i, a) in args.enumerated() {
+            if skip { skip = false; continue }
             if a == "--" || a == "-" || !a.hasPrefix("-") { return nil }
+            // Options whose value is the next argument (as curio.cli reads them).
+            if a == "-e" || a == "-l" || a == "--debug" { skip = true; continue }
             var value: String?
             var used = 1
             if a == "--processes" {

@@ -1,5 +1,7 @@
 import CurioLua
 import CSys
+import CLineEdit
+import CStubs
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,9 +21,17 @@ for a in args {
     if a == "--" || a == "-" || !a.hasPrefix("-") { break }
 }
 
+// A write into a pipe whose reader has gone is an EPIPE error, as in Python, Go and
+// Rust programs, never a process-killing SIGPIPE (children get the default back).
+signal(SIGPIPE, SIG_IGN)
+
 do {
     let rt = try LuaRuntime(ignoreEnvironment: ignoreEnv)
     rt.handlesInterrupt = true
+    // The REPL's line editing (libedit), offered to Lua as `curio.lineedit`.
+    _ = rt.withLuaState { curio_lineedit_install(UnsafeMutableRawPointer($0)) }
+    // The LuaLS stubs, for `curio-lua --types DIR`.
+    _ = rt.withLuaState { curio_stubs_install(UnsafeMutableRawPointer($0)) }
     if let processIndex { _ = rt.callModule("curio.workers", "_set_index", [processIndex]) }
     let (status, err) = rt.callModule("curio.cli", "main", [CommandLine.arguments[0]] + args)
     if let err {

@@ -28,7 +28,7 @@ describe("curio-lua CLI", function()
   it("reports a missing script in one line and exits 1", function()
     local out, rc = run("/nonexistent/script.lua")
     assert.equal(1, rc)
-    assert.equal("curio-lua: cannot open /nonexistent/script.lua\n", out)
+    assert.equal("curio-lua: cannot open /nonexistent/script.lua: No such file or directory\n", out)
   end)
 
   it("reports an unreadable script in one line", function()
@@ -122,5 +122,76 @@ describe("curio-lua CLI", function()
     assert.equal(0, rc)
     assert.matches("after sleep\n", out)
     assert.matches("3\n", out)
+  end)
+
+  -- As the lua 5.4 standalone (issue 9, items 4 and 11).
+  it("treats error() and error(false) as errors, worded as lua5.4", function()
+    local out, rc = run("-e 'error()'")
+    assert.equal(1, rc)
+    assert.matches("^curio%-lua: %(error object is a nil value%)\nstack traceback:", out)
+    out, rc = run("-e 'error(false)'")
+    assert.equal(1, rc)
+    assert.matches("^curio%-lua: %(error object is a boolean value%)\n", out)
+    out, rc = run("-e 'error({})'")
+    assert.equal(1, rc)
+    assert.matches("^curio%-lua: %(error object is a table value%)\n", out)
+  end)
+
+  it("prints an error object with __tostring as lua5.4 does", function()
+    local out, rc = run("-e 'error(setmetatable({}, {__tostring = function() return \"custom!\" end}))'")
+    assert.equal(1, rc)
+    assert.equal("curio-lua: custom!\n", out)
+  end)
+
+  it("records error() in a task as an error", function()
+    local out, rc = run([[-e 'local c = require "curio"
+      local t = c.spawn(error); c.sleep(0.01)
+      print(t:exception()); print(pcall(t.join, t))' 2>/dev/null]])
+    assert.equal(0, rc)
+    assert.matches("^%(error object is a nil value%)\nfalse\tTaskError: task crashed: %(error object is a nil value%)\n$", out)
+  end)
+
+  it("builds arg as lua5.4 does with -e only", function()
+    local out = run("-e 'print(arg[0] == arg[-0], arg[1], #arg, arg[-1])'")
+    assert.matches("^true\t%-e\t2\tnil\n$", out)
+  end)
+
+  it("reports -l failures without the library's location", function()
+    local out, rc = run("-l no_such_module_x -e 'print(1)'")
+    assert.equal(1, rc)
+    assert.matches("^curio%-lua: module 'no_such_module_x' not found:\n", out)
+  end)
+
+  it("-v prints lua's version line, then ours", function()
+    local out, rc = run("-v")
+    assert.equal(0, rc)
+    assert.matches("^Lua 5%.4%.%d+  Copyright %(C%) 1994%-%d+ Lua%.org, PUC%-Rio\ncurio%-lua %d", out)
+  end)
+
+  it("a second SIGINT ends a CPU-bound script at once with status 130", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local script, ready = dir .. "_spin.lua", dir .. "_ready"
+    local f = assert(io.open(script, "w"))
+    f:write(("io.open(%q, 'w'):close() while true do end"):format(ready))
+    f:close()
+    local out = support.sh(([[
+      '%s' '%s' & pid=$!
+      i=0; while [ ! -e '%s' ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+      kill -INT $pid; sleep 0.2
+      kill -0 $pid 2>/dev/null && echo "alive after one"
+      kill -INT $pid
+      i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+      kill -9 $pid 2>/dev/null
+      wait $pid; echo "rc=$?"]]):format(exe, script, ready))
+    os.remove(script); os.remove(ready)
+    assert.equal("alive after one\nrc=130\n", out)
+  end)
+
+  it("a write to curio.stdout after its reader has gone raises EPIPE", function()
+    local out = support.sh(([[( '%s' -e 'local c = require "curio"; c.sleep(0.1)
+      local ok, e = pcall(c.stdout.write, c.stdout, ("x"):rep(100000))
+      io.stderr:write(tostring(e.code), "\n")'; echo "rc=$?" >&2 ) | true]]):format(exe))
+    assert.equal("EPIPE\nrc=0\n", out)
   end)
 end)

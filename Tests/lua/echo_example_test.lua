@@ -24,10 +24,10 @@ end
 
 -- Starts `curio-lua example port` in the background; returns its pid, port and
 -- a function reading its output so far. Waits until the port accepts.
-local function start(example)
+local function start(example, prefix)
   local port = free_port()
   local log = os.tmpname()
-  local p = io.popen(("'%s' %s %d > %s 2>&1 & echo $!"):format(exe, example, port, log))
+  local p = io.popen(("%s'%s' %s %d > %s 2>&1 & echo $!"):format(prefix or "", exe, example, port, log))
   local pid = p:read("l")
   p:close()
   for _ = 1, 250 do
@@ -115,6 +115,30 @@ describe("examples/echo.lua", function()
         n = n + #d
       end
       assert.is_true(table.concat(got) == msg)
+    end)
+    stop()
+    if not ok then error(e, 0) end
+  end)
+end)
+
+describe("examples/echo.lua out of descriptors", function()
+  it("survives EMFILE: says so once, backs off, serves again", function()
+    -- 32 descriptors in all: the server runs out after some 25 clients.
+    local port, output, stop = start("examples/echo.lua", "ulimit -n 32; exec ")
+    local ok, e = pcall(function()
+      local clients = {}
+      for i = 1, 60 do
+        clients[i] = curio.open_connection("127.0.0.1", port) -- queued in the backlog past the limit
+      end
+      curio.sleep(0.3)
+      assert.matches("curio: accept on [^\n]*EMFILE[^\n]*retrying", output())
+      local _, lines = output():gsub("EMFILE", "")
+      assert.equal(1, lines) -- said once, not once per attempt
+      for _, c in ipairs(clients) do c:close() end
+      -- Descriptors come back: a new client (and the queued ones) are served.
+      local c <close> = curio.timeout_after(5, curio.open_connection, "127.0.0.1", port)
+      c:sendall("still here")
+      assert.equal("still here", curio.timeout_after(5, c.recv, c, 100))
     end)
     stop()
     if not ok then error(e, 0) end

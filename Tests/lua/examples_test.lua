@@ -21,4 +21,12 @@ describe("examples", function()
     for n in out:gmatch("handled (%d+)") do handled = handled + tonumber(n) end
     assert.equal(30, handled)
   end)
+
+  it("stuck.lua (docs/debugging.md)", function()
+    local out, rc = run("examples/stuck.lua 0.3", "CURIO_DEBUG=longblock")
+    assert.equal(0, rc, out)
+    assert.is_nil(out:find("worker", 1, true), "the workers are stuck behind the lock")
+    assert.matches("curio: longblock task 5 %(crunch@examples/stuck%.lua:28%) ran [%d.]+ s without blocking; " ..
+      "then blocked at examples/stuck%.lua:32:", out)
+  end)
 end)

@@ -119,8 +119,11 @@ describe("Queue", function()
   end)
 
   it("rejects a bad maxsize", function()
-    assert.error_matches(function() curio.Queue("3") end, "non%-negative integer expected, got string")
-    assert.error_matches(function() curio.LifoQueue(-1) end, "non%-negative integer expected")
+    assert.error_matches(function() curio.Queue("x") end, "bad argument #1 to 'Queue' %(integer expected, got string%)")
+    assert.error_matches(function() curio.LifoQueue(-1) end,
+      "bad argument #1 to 'LifoQueue' %(out of range: %-1 is less than 0%)")
+    assert.error_matches(function() curio.Queue(0 / 0) end, "number has no integer representation")
+    assert.equal(3, curio.Queue("3")._maxsize) -- a numeric string counts, as lauxlib takes it
   end)
 
   it("empty, full and qsize", function()

@@ -185,9 +185,10 @@ describe("Semaphore", function()
   end)
 
   it("rejects a bad count", function()
-    assert.error_matches(function() curio.Semaphore(-1) end, "non%-negative integer expected")
-    assert.error_matches(function() curio.Semaphore("2") end, "got string")
-    assert.error_matches(function() curio.BoundedSemaphore(1.5) end, "got float")
+    assert.error_matches(function() curio.Semaphore(-1) end, "out of range: %-1 is less than 0")
+    assert.error_matches(function() curio.Semaphore("x") end, "integer expected, got string")
+    assert.error_matches(function() curio.BoundedSemaphore(1.5) end,
+      "bad argument #1 to 'BoundedSemaphore' %(number has no integer representation%)")
   end)
 end)
 

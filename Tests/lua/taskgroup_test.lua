@@ -134,7 +134,8 @@ describe("TaskGroup", function()
   end)
 
   it("rejects a bad policy", function()
-    assert.error_matches(function() curio.TaskGroup { wait = "some" } end, "bad wait policy")
+    assert.has_error(function() curio.TaskGroup { wait = "some" } end,
+      "bad argument #1 to 'TaskGroup' (field 'wait': 'all', 'any', 'object' or 'none' expected, got 'some')")
   end)
 
   it("cancel_remaining cancels and waits", function()

@@ -11,7 +11,7 @@ end
 
 local function usage(badopt)
   if badopt then
-    if badopt:sub(2, 2) == "e" or badopt:sub(2, 2) == "l" then
+    if badopt:sub(2, 2) == "e" or badopt:sub(2, 2) == "l" or badopt == "--debug" then
       io.stderr:write(("%s: '%s' needs argument\n"):format(progname, badopt))
     else
       io.stderr:write(("%s: unrecognized option '%s'\n"):format(progname, badopt))
@@ -20,6 +20,7 @@ local function usage(badopt)
   io.stderr:write(([==[
 usage: %s [options] [script [args]]
        %s test [--filter PATTERN] [--list] [--timeout S] [paths...]
+       %s monitor [host:port]   (the client of --monitor)
 Available options are:
   -e stat   execute string 'stat'
   -i        enter interactive mode after executing 'script'
@@ -29,9 +30,11 @@ Available options are:
   -E        ignore environment variables
   --processes N|auto  run the script in N worker processes (auto: one per CPU)
   -W        turn warnings on
+  --monitor     serve the monitor (CURIO_MONITOR_ADDR, default 127.0.0.1:48802)
+  --debug LIST  debug options: longblock[=S],schedtrace,traptrace,-logcrash
   --        stop handling options
   -         stop handling options and execute stdin
-]==]):format(progname, progname))
+]==]):format(progname, progname, progname))
   io.stderr:flush()
 end
 
@@ -51,6 +54,15 @@ local function collect(argv)
     elseif a == "-W" then o.warn = true
     elseif a == "-i" then o.interactive = true; o.version = true
     elseif a == "-v" then o.version = true
+    elseif a == "--monitor" then o.monitor = true
+    elseif a == "--debug" or a:sub(1, 8) == "--debug=" then
+      local v = a:sub(9)
+      if a == "--debug" then
+        i = i + 1
+        v = argv[i]
+        if v == nil then return nil, a end
+      end
+      o.debug = v
     elseif a:sub(1, 2) == "-e" or a:sub(1, 2) == "-l" then
       local v = a:sub(3)
       if v == "" then
@@ -71,9 +83,20 @@ local function traceback_of(t)
   return require("curio.task").user_traceback(t._traceback)
 end
 
+-- An error value as lua.c's message handler shows it.
+local function error_text(e)
+  local t = type(e)
+  if t == "string" or t == "number" then return tostring(e) end
+  local mt = getmetatable(e)
+  if type(mt) == "table" and mt.__tostring then return tostring(e) end
+  return ("(error object is a %s value)"):format(t)
+end
+M.error_text = error_text
+
 local function report(e, tb)
-  local msg = tostring(e)
-  if type(e) == "table" and getmetatable(e) == nil then msg = "(error object is a table value)" end
+  local msg = error_text(e)
+  -- As lua.c: an object that prints itself carries no traceback (curio's errors do).
+  if type(e) == "table" and not require("curio.errors").is_error(e) then tb = nil end
   io.stderr:write(progname, ": ", msg, "\n")
   if tb then io.stderr:write(tb, "\n") end
   io.stderr:flush()
@@ -89,59 +112,26 @@ local function load_script(name)
     local src = io.stdin:read("a")
     return load(src, "=stdin")
   end
-  local f = io.open(name, "r")
-  if not f then
-    local _, msg = io.open(name, "r")
-    return nil, ("cannot open %s"):format(name)
-  end
-  f:close()
-  return loadfile(name)
+  return loadfile(name) -- "cannot open x.lua: No such file or directory", as lua's
 end
 
 local function run_repl(curio)
-  local K = require "curio.kernel"
-  -- Lines are read on a worker thread, so tasks keep running at the prompt.
-  local function readline(prompt)
-    io.stdout:write(prompt)
-    io.stdout:flush()
-    local job = K.kcall(K.K.READ_LINE)
-    K.trap(K.T.THREAD, job)
-    return K.kcall(K.K.JOB_STRING, job)
-  end
-  while true do
-    local line = readline("> ")
-    if line == nil then io.stdout:write("\n"); break end
-    local chunk, err = load("return " .. line, "=stdin")
-    if not chunk then
-      chunk, err = load(line, "=stdin")
-      while not chunk and err:match("<eof>$") do
-        local more = readline(">> ")
-        if more == nil then break end
-        line = line .. "\n" .. more
-        chunk, err = load(line, "=stdin")
-      end
-    end
-    if not chunk then
-      io.stderr:write(err, "\n")
-    else
-      local t = curio.spawn(chunk)
-      t._quiet = true
-      t:wait()
-      if t._error ~= nil then
-        report(t._error, traceback_of(t))
-      else
-        local r = table.pack(t:result())
-        if r.n > 0 then
-          local out = {}
-          for i = 1, r.n do out[i] = tostring(r[i]) end
-          print(table.unpack(out))
-        end
-      end
-    end
-  end
+  require("curio.repl").run(curio, report, traceback_of)
+end
+
+-- The monitor, if --monitor or CURIO_MONITOR asks for it: a failure to start it
+-- is reported, and the script runs all the same.
+local function start_monitor(o)
+  local env = not o.noenv and os.getenv("CURIO_MONITOR")
+  if not (o.monitor or (env and env ~= "" and env ~= "0")) then return end
+  local addr = not o.noenv and os.getenv("CURIO_MONITOR_ADDR") or nil
+  local t, err = require("curio.monitor").start(addr or require("curio.monitor").DEFAULT_ADDRESS)
+  if not t then require("curio.diagnostics").write("curio: monitor not started: " .. err) end
 end
 
 local function main_task(o, argv, curio)
+  curio.current_task().name = "main"
+  start_monitor(o)
   if not o.noenv then
     local init = os.getenv("LUA_INIT_5_4") or os.getenv("LUA_INIT")
     if init then
@@ -157,7 +147,9 @@ local function main_task(o, argv, curio)
     else
       local g, mod = act[2]:match("^([^=]+)=(.+)$")
       if not g then g, mod = act[2], act[2] end
-      _G[g] = require(mod)
+      local ok, m = pcall(require, mod) -- its message, without our location
+      if not ok then error(m, 0) end
+      _G[g] = m
     end
   end
   if o.script then
@@ -173,29 +165,47 @@ local function main_task(o, argv, curio)
   if o.interactive then run_repl(curio) end
 end
 
+--- lua's version line, then ours.
+function M.print_version()
+  print(require("curio.core").LUA_COPYRIGHT)
+  print(require("curio")._VERSION .. " (curio's programming model on a Swift kernel)")
+end
+
 function M.main(prog, ...)
   local argv = { ... }
   if argv[1] == "test" then
     return require("curio.test").cli(table.pack(table.unpack(argv, 2)))
   end
+  if argv[1] == "monitor" then
+    return require("curio").run(function() return require("curio.monitor").client(argv[2]) end)
+  end
+  if argv[1] == "--help" or argv[1] == "--types" then
+    return require("curio.help").main(argv)
+  end
   local o, bad = collect(argv)
   if not o then usage(bad); return 1 end
+  local debug_list = o.debug or (not o.noenv and os.getenv("CURIO_DEBUG")) or nil
+  if debug_list then
+    local ok, err = pcall(require("curio.diagnostics").configure, debug_list)
+    if not ok then
+      eprint(("%s: %s"):format(o.debug and "--debug" or "CURIO_DEBUG", tostring(err):gsub("^.-:%d+: ", "")))
+      return 1
+    end
+  end
   if o.warn then warn("@on") end
-  -- the `arg` table, as lua.c builds it
-  local script = o.script or (#argv + 1)
-  local arg = { [0] = argv[script] or prog }
-  arg[-script] = prog
+  -- the `arg` table, as lua.c builds it: the script at 0 (the program when there
+  -- is none), the options before it at negative indices
+  local script = o.script or 0
+  local arg = { [-script] = prog }
   for i = 1, #argv do arg[i - script] = argv[i] end
-  arg[0] = argv[script]
-  if not o.script then arg[0] = prog end
   _G.arg = arg
-  if o.version then print(_VERSION .. " (curio-lua 0.1)  Copyright (C) 1994-2022 Lua.org, PUC-Rio") end
+  if o.version then M.print_version() end
   local interactive_default = not o.script and #o.actions == 0 and not o.version
   if interactive_default then
     local tty = require("curio.core").isatty(0)
     if tty then
       o.interactive = true
-      print(_VERSION .. " (curio-lua 0.1)  Copyright (C) 1994-2022 Lua.org, PUC-Rio")
+      M.print_version()
     else
       o.script = #argv + 1
       argv[o.script] = "-"

@@ -8,7 +8,7 @@ function M.run_string(source, name)
   local chunk, err = load(source, name)
   if not chunk then error(err, 0) end
   local t = curio._run_main(chunk)
-  if t._error ~= nil then error(tostring(t._error), 0) end
+  if t._error ~= nil then error(require("curio.cli").error_text(t._error), 0) end
   if not t:done() then error("the main task did not finish", 0) end
   return (t:result())
 end

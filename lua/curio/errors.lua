@@ -1,6 +1,8 @@
 -- curio.errors: error classes. An error is a table whose metatable is its class;
 -- classes inherit through `parent`. err.kind, err.message, err:is(Class),
 -- tostring(err) == "Kind: message".
+local check = require "curio.check"
+
 local M = {}
 
 local Class = {}
@@ -24,7 +26,8 @@ end
 
 --- Creates an error class named `name` deriving from `parent`.
 function M.class(name, parent)
-  assert(type(name) == "string", "error class name must be a string")
+  if type(name) ~= "string" then check.argerror(1, "class", "string", name) end
+  if parent ~= nil and not M.is_class(parent) then check.argerror(2, "class", "error class", parent) end
   local cls = { kind = name, parent = parent, __tostring = tostr, __name = name }
   cls.__index = cls
   cls.is = is
@@ -35,16 +38,22 @@ function M.class(name, parent)
   })
 end
 
---- Instantiates `cls` with a message (or a table of fields with `message`).
+--- Instantiates `cls` with a message (or a table of fields with `message`). The
+--- fields are copied: the table given is never turned into the error itself.
 function M.new(cls, message, fields)
-  local e
-  if type(message) == "table" and fields == nil then
-    e = message
-  else
-    e = fields or {}
-    e.message = message
+  if type(message) == "table" and fields == nil and getmetatable(message) == nil then
+    fields = message
+    message = fields.message
   end
-  if e.message == nil then e.message = "" end
+  local e = {}
+  if fields ~= nil then
+    if type(fields) ~= "table" or getmetatable(fields) ~= nil then
+      check.argerror(2, rawget(cls, "kind") or "new", "table of fields", fields)
+    end
+    for k, v in pairs(fields) do e[k] = v end
+  end
+  if message == nil then message = "" end
+  e.message = message
   return setmetatable(e, cls)
 end
 
@@ -54,6 +63,11 @@ M.is = is
 --- True if `v` is an error class created by `class`.
 function M.is_class(v)
   return type(v) == "table" and rawget(v, "__tostring") == tostr and rawget(v, "kind") ~= nil
+end
+
+--- True if `v` is an error object (an instance of an error class).
+function M.is_error(v)
+  return type(v) == "table" and M.is_class(getmetatable(v))
 end
 
 local CurioError = M.class("CurioError")

@@ -16,7 +16,7 @@ local CANCEL_DISABLE = K.K.CANCEL_DISABLE
 local OP_JOB_RESULT, OP_FILE_OPEN, OP_FILE_READ = K.K.JOB_RESULT, K.K.FILE_OPEN, K.K.FILE_READ
 local OP_FILE_WRITE, OP_FILE_CLOSE = K.K.FILE_WRITE, K.K.FILE_CLOSE
 local EAGAIN, EBUSY, EBADF = c.EAGAIN, c.EBUSY, c.EBADF
-local find, sub, concat, min, max = string.find, string.sub, table.concat, math.min, math.max
+local find, sub, concat, max = string.find, string.sub, table.concat, math.max
 local math_type, type, error, setmetatable, pcall = math.type, type, error, setmetatable, pcall
 
 local CHUNK = 65536
@@ -33,7 +33,13 @@ local function write_failed(e, sent)
   error(e, 0)
 end
 
-local argerror = require("curio.socket")._argerror
+local check = require "curio.check"
+local argerror, badself = check.argerror, check.badself
+
+-- A stream of another class (subprocess pipes, SSL) built by new_stream.
+local function streamlike(v)
+  return type(v) == "table" and type(rawget(v, "_buf")) == "string"
+end
 
 -- ---------------------------------------------------------------- FdRaw
 
@@ -89,7 +95,7 @@ function FdRaw:close()
   local fd = self.fd
   if fd < 0 then return end
   self.fd = -1
-  require("curio.socket")._close_fd(fd)
+  K.close_fd(fd)
 end
 FdRaw.__gc = FdRaw.close -- dropped without close(): do not leak the descriptor
 
@@ -246,11 +252,17 @@ end
 --- stream. read("a") / read() / read(-1): everything up to end of stream ("" if
 --- nothing is left). read("l") / read("L"): a line without / with its "\n".
 function Stream:read(n)
+  if getmetatable(self) ~= Stream and not streamlike(self) then badself("read", self, "stream") end
   begin_read(self, "read")
+  if type(n) == "number" and math_type(n) ~= "integer" then
+    self._reading = false
+    n = check.int(n, 1, "read") -- 10.0 is 10; NaN, inf and 1.5 are errors, as for Lua's files
+    self._reading = true
+  end
   if math_type(n) == "integer" and n >= 0 then
     return end_read(self, pcall(read_n, self, n))
   end
-  if n == nil or n == "a" or n == "*a" or (type(n) == "number" and n < 0) then
+  if n == nil or n == "a" or n == "*a" or math_type(n) == "integer" then -- read(-1): all
     return end_read(self, pcall(readall, self))
   end
   if n == "l" or n == "L" or n == "*l" or n == "*L" then
@@ -261,12 +273,12 @@ function Stream:read(n)
     return line
   end
   self._reading = false
-  if type(n) == "number" then return self:read(math.floor(n)) end
-  argerror(1, "read", "integer or \"a\"", n)
+  argerror(1, "read", "integer, 'a', 'l' or 'L'", n)
 end
 
 --- readall(): everything up to end of stream ("" if nothing is left).
 function Stream:readall()
+  if getmetatable(self) ~= Stream and not streamlike(self) then badself("readall", self, "stream") end
   begin_read(self, "readall")
   return end_read(self, pcall(readall, self))
 end
@@ -274,7 +286,8 @@ end
 --- read_exactly(n): exactly n bytes, or raises IncompleteRead (err.partial has
 --- what was read) at end of stream.
 function Stream:read_exactly(n)
-  if math_type(n) ~= "integer" or n < 0 then argerror(1, "read_exactly", "non-negative integer", n) end
+  if getmetatable(self) ~= Stream and not streamlike(self) then badself("read_exactly", self, "stream") end
+  n = check.int(n, 1, "read_exactly", 0)
   begin_read(self, "read_exactly")
   local parts, got = {}, 0
   local ok, e = pcall(function()
@@ -306,6 +319,7 @@ end
 --- readline(): the next line with its "\n" (the last line may lack it); nil at
 --- end of stream.
 function Stream:readline()
+  if getmetatable(self) ~= Stream and not streamlike(self) then badself("readline", self, "stream") end
   begin_read(self, "readline")
   local buf, pos = self._buf, self._pos
   local i = find(buf, "\n", pos, true)
@@ -322,6 +336,7 @@ end
 
 --- lines(): iterator over lines without their "\n".
 function Stream:lines()
+  if getmetatable(self) ~= Stream and not streamlike(self) then badself("lines", self, "stream") end
   return function()
     local line = self:readline()
     if line and sub(line, -1) == "\n" then return sub(line, 1, -2) end
@@ -332,6 +347,7 @@ end
 --- readlines(): a list of every remaining line (each keeps its "\n"). If
 --- interrupted, err.lines_read holds the lines read so far.
 function Stream:readlines()
+  if getmetatable(self) ~= Stream and not streamlike(self) then badself("readlines", self, "stream") end
   begin_read(self, "readlines")
   local lines = {}
   local ok, e = pcall(function()
@@ -363,6 +379,7 @@ end
 --- write(data): writes all of data. If interrupted, err.bytes_written says how
 --- much went out.
 function Stream:write(data)
+  if getmetatable(self) ~= Stream and not streamlike(self) then badself("write", self, "stream") end
   if type(data) ~= "string" then
     if type(data) ~= "number" then argerror(1, "write", "string", data) end
     data = tostring(data)
@@ -378,7 +395,12 @@ end
 
 --- writelines(list): writes each string; err.bytes_written counts all of them.
 function Stream:writelines(list)
+  if getmetatable(self) ~= Stream and not streamlike(self) then badself("writelines", self, "stream") end
   if type(list) ~= "table" then argerror(1, "writelines", "table", list) end
+  for i, v in ipairs(list) do
+    if type(v) ~= "string" then check.badarg(1, "writelines", ("item %d: string expected, got %s")
+      :format(i, check.typename(v))) end
+  end
   begin_write(self, "writelines")
   if self._before_write then self:_before_write() end
   local written = 0
@@ -397,10 +419,12 @@ end
 
 --- flush(): writes are not buffered, so there is nothing to wait for.
 function Stream:flush()
+  if getmetatable(self) ~= Stream and not streamlike(self) then badself("flush", self, "stream") end
   if self._raw == nil then error(closed_error("flush"), 2) end
 end
 
 function Stream:close()
+  if getmetatable(self) ~= Stream and not streamlike(self) then badself("close", self, "stream") end
   local raw = self._raw
   if raw == nil then return end
   self._raw = nil
@@ -415,6 +439,7 @@ end
 
 --- The socket, pipe descriptor or file behind the stream.
 function Stream:fileno()
+  if getmetatable(self) ~= Stream and not streamlike(self) then badself("fileno", self, "stream") end
   local raw = self._raw
   if raw == nil then return -1 end
   if raw.fileno then return raw:fileno() end
@@ -444,14 +469,14 @@ local WHENCE = { set = c.SEEK_SET, cur = c.SEEK_CUR, ["end"] = c.SEEK_END }
 
 --- seek([whence="cur"], [offset=0]) -> the new position (as Lua's file:seek).
 function FileStream:seek(whence, offset)
+  if getmetatable(self) ~= FileStream and not streamlike(self) then badself("seek", self, "stream") end
   if self._raw == nil then error(closed_error("seek"), 2) end
   if self._reading or self._writing then
     error(errors.ResourceBusy("seek: the stream is in use by another task"), 2)
   end
   local w = WHENCE[whence or "cur"]
   if not w then argerror(1, "seek", "'set', 'cur' or 'end'", whence) end
-  offset = offset or 0
-  if math_type(offset) ~= "integer" then argerror(2, "seek", "integer", offset) end
+  offset = check.optint(offset, 2, "seek", 0)
   -- The OS position is ahead of ours by what is buffered.
   if w == c.SEEK_CUR then offset = offset - (#self._buf - self._pos + 1) end
   self._buf, self._pos = "", 1
@@ -461,6 +486,7 @@ function FileStream:seek(whence, offset)
 end
 
 function FileStream:tell()
+  if getmetatable(self) ~= FileStream and not streamlike(self) then badself("tell", self, "stream") end
   return self:seek("cur", 0)
 end
 
@@ -487,10 +513,18 @@ function M.open_file(path, mode)
   mode = mode or "r"
   if type(mode) ~= "string" then argerror(2, "open_file", "string", mode) end
   local flags = MODES[(mode:gsub("b", ""))]
-  if not flags then require("curio.socket")._badarg(2, "open_file", ("invalid mode '%s'"):format(mode)) end
+  if not flags then check.badarg(2, "open_file", ("invalid mode '%s'"):format(mode)) end
   if not K.current() then K.not_in_task(2) end
-  local fd, err = job_result(kcall(OP_FILE_OPEN, path, flags, 438)) -- 0666, less the umask
+  -- The open may wait (a FIFO waits for its other end): it is cancellable, and a
+  -- late descriptor is closed by the kernel.
+  local job = kcall(OP_FILE_OPEN, path, flags, 438) -- 0666, less the umask
+  trap(THREAD, job)
+  local fd, err = kcall(OP_JOB_RESULT, job)
   if not fd then error(errors.oserror("open " .. path, err), 0) end
+  if c.fdkind(fd) == "other" then
+    -- A FIFO, terminal or character device: non-blocking, waited for on the poller.
+    return new_stream(setmetatable({ fd = fd, name = path }, FdRaw), FileStream)
+  end
   local s = new_stream(setmetatable({ fd = fd, name = path }, FileRaw), FileStream)
   s._bigchunk = 1 << 20
   return s

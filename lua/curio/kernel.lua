@@ -87,10 +87,24 @@ end
 --- Suspends the current task on `q` in `state` (a number from K.STATE); returns the
 --- waker's value.
 function K.wait(q, state)
-  return K.trap(WAIT, q[1], state)
+  --- Forgets fd's kernel registration (waking its waiters with EBADF) and closes it.
+local FD_FORGET = K.K.FD_FORGET
+function K.close_fd(fd)
+  pcall(kcall, FD_FORGET, fd) -- fails only when no kernel runs: nothing to forget
+  require("curio.csocket").close(fd)
+end
+
+return K.trap(WAIT, q[1], state)
 end
 function K.wait_nothrow(q, state)
-  return K.trap_nothrow(WAIT, q[1], state)
+  --- Forgets fd's kernel registration (waking its waiters with EBADF) and closes it.
+local FD_FORGET = K.K.FD_FORGET
+function K.close_fd(fd)
+  pcall(kcall, FD_FORGET, fd) -- fails only when no kernel runs: nothing to forget
+  require("curio.csocket").close(fd)
+end
+
+return K.trap_nothrow(WAIT, q[1], state)
 end
 --- Wakes up to n (default 1) waiters with `value`; returns count woken and the
 --- first woken Task.
@@ -99,6 +113,13 @@ function K.wake(q, n, value)
 end
 function K.waiting(q)
   return kcall(WQ_LEN, q[1])
+end
+
+--- Forgets fd's kernel registration (waking its waiters with EBADF) and closes it.
+local FD_FORGET = K.K.FD_FORGET
+function K.close_fd(fd)
+  pcall(kcall, FD_FORGET, fd) -- fails only when no kernel runs: nothing to forget
+  require("curio.csocket").close(fd)
 end
 
 return K

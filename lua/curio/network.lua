@@ -12,7 +12,8 @@ local is = errors.is
 
 local M = {}
 
-local argerror = socket._argerror
+local check = require "curio.check"
+local argerror = check.argerror
 
 local function check_callable(fn, i, fname)
   local mt = getmetatable(fn)
@@ -27,9 +28,7 @@ local function check_opts(opts, i, fname)
 end
 
 local function check_port(port, i, fname)
-  if type(port) == "string" and tonumber(port) then port = math.tointeger(tonumber(port)) end
-  if math.type(port) ~= "integer" then argerror(i, fname, "integer", port) end
-  return port
+  return check.int(port, i, fname, 0, 65535) -- "8080" is taken, as by the socket calls
 end
 
 -- The family of a numeric host, or nil if the name must be resolved.
@@ -131,9 +130,6 @@ end
 
 -- Errors at accept that concern only the connection being accepted.
 local TRANSIENT = { [c.ECONNABORTED] = true, [c.EPROTO] = true, [c.EPERM] = true }
--- Out of descriptors or memory: wait for some to be released.
-local EXHAUSTED = { [c.EMFILE] = true, [c.ENFILE] = true, [c.ENOBUFS] = true, [c.ENOMEM] = true }
-local BACKOFF, LOG_EVERY = 0.1, 60
 
 -- Each client runs in its own task, which removes itself from the server's set
 -- and closes its socket however the handler ends.
@@ -154,7 +150,6 @@ function M.run_server(sock, handler)
   if not socket.is_socket(sock) then argerror(1, "run_server", "socket", sock) end
   check_callable(handler, 2, "run_server")
   local clients = {}
-  local logged_at -- when running out of descriptors was last logged
   local ok, e = pcall(function()
     while true do
       local accepted, client, addr = pcall(sock.accept, sock)
@@ -164,17 +159,6 @@ function M.run_server(sock, handler)
         clients[t] = true
       elseif sock:fileno() < 0 then
         return -- closed by another task: a clean stop
-      elseif EXHAUSTED[client.errno] then
-        -- The pending connection stays queued: retry after a pause, and say so
-        -- once (again only if it recurs a minute later), not once per attempt.
-        local now = time.clock()
-        if not logged_at or now - logged_at >= LOG_EVERY then
-          logged_at = now
-          io.stderr:write(("curio: server on %s: %s; retrying every %gs\n"):format(
-            tostring(sock:getsockname()), tostring(client), BACKOFF))
-          io.stderr:flush()
-        end
-        time.sleep(BACKOFF)
       elseif not TRANSIENT[client.errno] then
         error(client, 0)
       end

@@ -5,6 +5,7 @@
 -- taken off the wait queue, so no item is ever lost or delivered twice.
 local K = require "curio.kernel"
 local errors = require "curio.errors"
+local check = require "curio.check"
 
 local kwait, kwake, waiting, waitqueue = K.wait, K.wake, K.waiting, K.waitqueue
 local QUEUE_WAIT = K.STATE.QUEUE_WAIT
@@ -41,6 +42,10 @@ local function before(a, b)
   if b[1] < a[1] then return false end
   return a[2] < b[2]
 end
+local function slot_of(s, e, k)
+  while k > 1 and before(e, s[k // 2]) do k = k // 2 end
+  return k
+end
 local heap = {
   new = function() return { n = 0, seq = 0 } end,
   push = function(s, v)
@@ -48,8 +53,11 @@ local heap = {
     -- find the slot first, moving nothing, so an item that `<` cannot order
     -- raises before the heap changes
     local n = s.n + 1
-    local k = n
-    while k > 1 and before(e, s[k // 2]) do k = k // 2 end
+    local ok, k = pcall(slot_of, s, e, n)
+    if not ok then
+      error(errors.CurioError(("PriorityQueue:put: the item cannot be ordered with the queued items (%s)")
+        :format(tostring(k):gsub("^.-:%d+: ", ""))), 3)
+    end
     s.seq, s.n = s.seq + 1, n
     while n > k do
       s[n] = s[n // 2]
@@ -83,11 +91,7 @@ local Queue = { __name = "curio.Queue" }
 Queue.__index = Queue
 
 local function new_queue(storage, maxsize, name)
-  maxsize = maxsize or 0
-  if math.type(maxsize) ~= "integer" or maxsize < 0 then
-    error(("bad argument #1 to '%s' (non-negative integer expected, got %s)"):format(name,
-      math.type(maxsize) or type(maxsize)), 3)
-  end
+  maxsize = check.optint(maxsize, 1, name, 0, 0)
   return setmetatable({
     _s = storage.new(), _st = storage, _maxsize = maxsize, _kind = name,
     _getters = waitqueue(), _putters = waitqueue(), _joiners = waitqueue(true),
@@ -108,21 +112,36 @@ function Queue:__tostring()
     self._maxsize, waiting(self._getters), waiting(self._putters))
 end
 
-function Queue:qsize() return self._s.n end
-function Queue:empty() return self._s.n == 0 end
-function Queue:full() return self._maxsize > 0 and self._s.n >= self._maxsize end
+-- Items handed to woken getters count until those getters run (curio appends
+-- them to the queue): a producer is never more than maxsize items ahead.
+function Queue:qsize()
+  if getmetatable(self) ~= Queue then check.badself("qsize", self, "Queue") end
+  return self._s.n + self._handoff.n
+end
+function Queue:empty()
+  if getmetatable(self) ~= Queue then check.badself("empty", self, "Queue") end
+  return self._s.n + self._handoff.n == 0
+end
+function Queue:full()
+  if getmetatable(self) ~= Queue then check.badself("full", self, "Queue") end
+  local max = self._maxsize
+  return max > 0 and self._s.n + self._handoff.n >= max
+end
 
 local kcall, OP_CURRENT = K.kcall, K.K.CURRENT
 
 --- put(item): never suspends unless the queue is bounded and full.
 function Queue:put(item)
+  if getmetatable(self) ~= Queue then check.badself("put", self, "Queue") end
   if item == nil then error(errors.CurioError("cannot put nil into a queue"), 2) end
-  if kwake(self._getters, 1) > 0 then
+  local max = self._maxsize
+  local full = max > 0 and self._s.n + self._handoff.n >= max
+  if not full and kwake(self._getters, 1) > 0 then
     fifo.push(self._handoff, item)
     self._unfinished = self._unfinished + 1
     return
   end
-  if self:full() then
+  if full then
     local me = kcall(OP_CURRENT) or K.not_in_task(2)
     self._outbox[me] = item
     local ok, err = K.wait_nothrow(self._putters, QUEUE_WAIT)
@@ -138,6 +157,7 @@ end
 
 --- get(): the next item, waiting (FIFO among getters) while the queue is empty.
 function Queue:get()
+  if getmetatable(self) ~= Queue then check.badself("get", self, "Queue") end
   local s = self._s
   if s.n > 0 then
     local item = self._st.pop(s)
@@ -150,10 +170,21 @@ function Queue:get()
     return item
   end
   kwait(self._getters, QUEUE_WAIT) -- raises NotInTask outside a task
-  return fifo.pop(self._handoff)
+  local item = fifo.pop(self._handoff)
+  -- The handed item no longer counts: room for a waiting putter's item, which goes
+  -- to the next waiting getter, if any, else into the queue.
+  local n, putter = kwake(self._putters, 1)
+  if n > 0 then
+    local it = self._outbox[putter]
+    self._outbox[putter] = nil
+    if kwake(self._getters, 1) > 0 then fifo.push(self._handoff, it) else self._st.push(s, it) end
+    self._unfinished = self._unfinished + 1
+  end
+  return item
 end
 
 function Queue:task_done()
+  if getmetatable(self) ~= Queue then check.badself("task_done", self, "Queue") end
   if self._unfinished <= 0 then
     error(errors.CurioError("task_done() called more times than there were items"), 2)
   end
@@ -163,6 +194,7 @@ end
 
 --- join(): waits until every item put has been marked task_done().
 function Queue:join()
+  if getmetatable(self) ~= Queue then check.badself("join", self, "Queue") end
   if self._unfinished == 0 then return end
   return kwait(self._joiners, QUEUE_WAIT)
 end

@@ -7,14 +7,15 @@
 local c = require "curio.csocket"
 local K = require "curio.kernel"
 local errors = require "curio.errors"
+local check = require "curio.check"
 
 local trap, trap_nothrow, kcall = K.trap, K.trap_nothrow, K.kcall
 local IO, THREAD = K.T.IO, K.T.THREAD
-local FD_FORGET = K.K.FD_FORGET
 local OP_RESOLVE, OP_JOB_RESULT = K.K.RESOLVE, K.K.JOB_RESULT
 local EAGAIN, EINPROGRESS, EBUSY, EBADF = c.EAGAIN, c.EINPROGRESS, c.EBUSY, c.EBADF
 local c_recv, c_send, c_accept, c_recvfrom, c_sendto = c.recv, c.send, c.accept, c.recvfrom, c.sendto
 local math_type, setmetatable, error, type = math.type, setmetatable, error, type
+local getmetatable, rawget = getmetatable, rawget
 
 local M = {}
 for _, k in ipairs { "AF_INET", "AF_INET6", "AF_UNIX", "AF_UNSPEC", "SOCK_STREAM", "SOCK_DGRAM",
@@ -87,30 +88,18 @@ local function wait_error(self, what, r)
   return oserror(what, -r)
 end
 
--- Raises "bad argument #i to 'fname' (...)" at the user's call: the first frame
--- outside curio's own Lua files (however deep the check was made).
-local function badarg(i, fname, why)
-  local level = 2
-  while true do
-    local info = debug.getinfo(level, "S")
-    if not info then break end
-    local src = info.source
-    if not (src:find("^@%[curio%]/") or src:find("[/\\]curio[/\\][%w_]+%.lua$")) then break end
-    level = level + 1
-  end
-  error(("bad argument #%d to '%s' (%s)"):format(i, fname, why), level)
-end
-M._badarg = badarg
+-- Argument errors at the user's call (curio.check).
+local badarg, argerror, check_int, badself = check.badarg, check.argerror, check.int, check.badself
 
-local function argerror(i, fname, expected, v)
-  badarg(i, fname, ("%s expected, got %s"):format(expected, type(v)))
+-- A C int argument (levels, options, flags, backlogs): never truncated.
+local INT_MIN, INT_MAX = -2147483648, 2147483647
+local function cint(v, i, fname, lo)
+  return check_int(v, i, fname, lo or INT_MIN, INT_MAX)
 end
-M._argerror = argerror
 
-local function check_int(v, i, fname)
-  if math_type(v) == "integer" then return v end
-  if type(v) == "number" and v == math.floor(v) then return math.tointeger(v) end
-  argerror(i, fname, "integer", v)
+-- A socket of another class (SSL) that keeps the socket API.
+local function socketlike(v)
+  return type(v) == "table" and math_type(rawget(v, "_fd")) == "integer"
 end
 
 local function check_port(v, i, fname)
@@ -255,31 +244,59 @@ end
 --- bind(host, port) / bind(path). Host names other than "", "*" and "localhost"
 --- are resolved on the thread pool (so they need a task).
 function Socket:bind(host, port)
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("bind", self, "socket") end
   local ok, err
   ok, err, port = with_address(self, c.bind, "bind", host, port)
   if not ok then error(syscall_error(self, "bind " .. show(host or "", port), err), 0) end
 end
 
 function Socket:listen(backlog)
-  if backlog ~= nil then backlog = check_int(backlog, 1, "listen") end
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("listen", self, "socket") end
+  if backlog ~= nil then backlog = cint(backlog, 1, "listen", 0) end
   local ok, err = c.listen(self._fd, backlog or 128)
   if not ok then error(syscall_error(self, "listen", err), 0) end
 end
 
 --- accept() -> client socket, address. Blocks until a client connects.
+-- Out of descriptors or memory at accept: the pending connection stays queued, so
+-- accept waits for some to be released instead of failing (a server loop as
+-- simple as curio's echo example survives EMFILE). Said on stderr once a minute.
+local EXHAUSTED = { [c.EMFILE] = true, [c.ENFILE] = true, [c.ENOBUFS] = true, [c.ENOMEM] = true }
+local ACCEPT_BACKOFF, ACCEPT_LOG_EVERY = 0.1, 60
+local accept_logged_at = setmetatable({}, { __mode = "k" })
+
+local function accept_exhausted(self, errno)
+  local now = K.clock()
+  local last = accept_logged_at[self]
+  if not last or now - last >= ACCEPT_LOG_EVERY then
+    accept_logged_at[self] = now
+    local ok, name = pcall(self.getsockname, self)
+    io.stderr:write(("curio: accept on %s: %s; retrying every %gs\n"):format(ok and tostring(name) or "?",
+      tostring(oserror("accept", errno)), ACCEPT_BACKOFF))
+    io.stderr:flush()
+  end
+  trap(K.T.SLEEP, ACCEPT_BACKOFF, 0) -- cancellable; a close meanwhile fails the retry
+end
+
 function Socket:accept()
-  local fd = self._fd
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("accept", self, "socket") end
   while true do
+    local fd = self._fd
     local cfd, host, port = c_accept(fd)
     if cfd then return wrap(cfd, self.family, self.type, self._drained ~= nil), address(host, port) end
-    if host ~= EAGAIN then error(syscall_error(self, "accept", host), 0) end
-    local r = trap(IO, fd, 0)
-    if r ~= 0 then error(wait_error(self, "accept", r), 0) end
+    if EXHAUSTED[host] and fd >= 0 then
+      accept_exhausted(self, host)
+    else
+      if host ~= EAGAIN then error(syscall_error(self, "accept", host), 0) end
+      local r = trap(IO, fd, 0)
+      if r ~= 0 then error(wait_error(self, "accept", r), 0) end
+    end
   end
 end
 
 --- connect(host, port) / connect(path).
 function Socket:connect(host, port)
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("connect", self, "socket") end
   local ok, err
   ok, err, port = with_address(self, c.connect, "connect", host, port)
   if ok then return end
@@ -307,6 +324,7 @@ end
 local recv_size = 0 -- the last size recv checked (programs mostly ask for one size)
 
 function Socket:recv(maxbytes)
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("recv", self, "socket") end
   if maxbytes ~= recv_size then
     maxbytes = check_size(maxbytes, 1, "recv")
     recv_size = maxbytes
@@ -335,6 +353,7 @@ end
 
 --- send(data) -> number of bytes sent (at least one, unless data is "").
 function Socket:send(data)
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("send", self, "socket") end
   if type(data) ~= "string" then check_string(data, 1, "send") end
   local fd = self._fd
   while true do
@@ -349,6 +368,7 @@ end
 --- sendall(data): sends everything. If cancelled (or failing) part-way, the
 --- error carries err.bytes_sent.
 function Socket:sendall(data)
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("sendall", self, "socket") end
   local fd, sent = self._fd, 0
   repeat
     local n, err = c_send(fd, data, sent)
@@ -376,6 +396,7 @@ end
 
 --- recvfrom(maxbytes) -> data, address (datagram sockets).
 function Socket:recvfrom(maxbytes)
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("recvfrom", self, "socket") end
   maxbytes = check_size(maxbytes, 1, "recvfrom")
   local fd = self._fd
   while true do
@@ -389,6 +410,7 @@ end
 
 --- sendto(data, host, port) / sendto(data, path) -> bytes sent.
 function Socket:sendto(data, host, port)
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("sendto", self, "socket") end
   check_string(data, 1, "sendto")
   local fd = self._fd
   while true do
@@ -403,10 +425,13 @@ end
 
 --- setsockopt(level, opt, value): value an integer, a boolean or raw bytes.
 function Socket:setsockopt(level, opt, value)
-  check_int(level, 1, "setsockopt")
-  check_int(opt, 2, "setsockopt")
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("setsockopt", self, "socket") end
+  level = cint(level, 1, "setsockopt")
+  opt = cint(opt, 2, "setsockopt")
   local tv = type(value)
-  if tv ~= "number" and tv ~= "boolean" and tv ~= "string" then
+  if tv == "number" then
+    value = cint(value, 3, "setsockopt")
+  elseif tv ~= "boolean" and tv ~= "string" then
     argerror(3, "setsockopt", "integer, boolean or string", value)
   end
   local ok, err = c.setsockopt(self._fd, level, opt, value)
@@ -414,8 +439,9 @@ function Socket:setsockopt(level, opt, value)
 end
 
 function Socket:getsockopt(level, opt)
-  check_int(level, 1, "getsockopt")
-  check_int(opt, 2, "getsockopt")
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("getsockopt", self, "socket") end
+  level = cint(level, 1, "getsockopt")
+  opt = cint(opt, 2, "getsockopt")
   local v, err = c.getsockopt(self._fd, level, opt)
   if not v then error(syscall_error(self, "getsockopt", err), 0) end
   return v
@@ -427,36 +453,44 @@ local function name_result(self, what, a, b)
 end
 
 --- getsockname() -> address ({host=, port=}, or a path for Unix sockets).
-function Socket:getsockname() return name_result(self, "getsockname", c.getsockname(self._fd)) end
-function Socket:getpeername() return name_result(self, "getpeername", c.getpeername(self._fd)) end
+function Socket:getsockname()
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("getsockname", self, "socket") end
+  return name_result(self, "getsockname", c.getsockname(self._fd))
+end
+function Socket:getpeername()
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("getpeername", self, "socket") end
+  return name_result(self, "getpeername", c.getpeername(self._fd))
+end
 
 function Socket:shutdown(how)
-  check_int(how, 1, "shutdown")
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("shutdown", self, "socket") end
+  how = cint(how, 1, "shutdown")
   local ok, err = c.shutdown(self._fd, how)
   if not ok then error(syscall_error(self, "shutdown", err), 0) end
 end
 
 --- fileno() -> the descriptor, or -1 once closed.
-function Socket:fileno() return self._fd end
-
---- close(): idempotent. Tasks waiting on the socket get an error ("socket is closed").
---- Forgets fd's kernel registration (waking its waiters) and closes it.
-function M._close_fd(fd)
-  pcall(kcall, FD_FORGET, fd) -- fails only when no kernel runs: nothing to forget
-  c.close(fd)
+function Socket:fileno()
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("fileno", self, "socket") end
+  return self._fd
 end
 
+--- close(): idempotent. Tasks waiting on the socket get an error ("socket is closed").
+local close_fd = K.close_fd
+
 function Socket:close()
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("close", self, "socket") end
   local fd = self._fd
   if fd < 0 then return end
   self._fd = -1
-  M._close_fd(fd)
+  close_fd(fd)
 end
 Socket.__close = Socket.close
 Socket.__gc = Socket.close -- dropped without close(): do not leak the descriptor
 
 --- as_stream() -> a buffered stream over this socket (closing it closes the socket).
 function Socket:as_stream()
+  if getmetatable(self) ~= Socket and not socketlike(self) then badself("as_stream", self, "socket") end
   return require("curio.io").SocketStream(self)
 end
 
@@ -470,21 +504,24 @@ end
 
 --- socket([family=AF_INET], [type=SOCK_STREAM], [proto=0])
 function M.socket(family, socktype, proto)
-  if family ~= nil then check_int(family, 1, "socket") end
-  if socktype ~= nil then check_int(socktype, 2, "socket") end
-  if proto ~= nil then check_int(proto, 3, "socket") end
-  return new(family or AF_INET, socktype or SOCK_STREAM, proto, "socket")
+  family = family == nil and AF_INET or cint(family, 1, "socket")
+  socktype = socktype == nil and SOCK_STREAM or cint(socktype, 2, "socket")
+  if proto ~= nil then proto = cint(proto, 3, "socket") end
+  return new(family, socktype, proto, "socket")
 end
 
 function M.tcp() return new(AF_INET, SOCK_STREAM, 0, "socket") end
 function M.tcp6() return new(AF_INET6, SOCK_STREAM, 0, "socket") end
 --- udp([family=AF_INET])
-function M.udp(family) return new(family or AF_INET, SOCK_DGRAM, 0, "socket") end
+function M.udp(family)
+  return new(family == nil and AF_INET or cint(family, 1, "udp"), SOCK_DGRAM, 0, "udp")
+end
 function M.unix() return new(AF_UNIX, SOCK_STREAM, 0, "socket") end
 
 --- socketpair([family=AF_UNIX], [type=SOCK_STREAM]) -> two connected sockets.
 function M.socketpair(family, socktype)
-  family, socktype = family or AF_UNIX, socktype or SOCK_STREAM
+  family = family == nil and AF_UNIX or cint(family, 1, "socketpair")
+  socktype = socktype == nil and SOCK_STREAM or cint(socktype, 2, "socketpair")
   local a, b = c.socketpair(family, socktype)
   if not a then error(oserror("socketpair", b), 0) end
   return wrap(a, family, socktype, false), wrap(b, family, socktype, false)
@@ -493,7 +530,7 @@ end
 --- fromfd(fd) -> a socket on a duplicate of descriptor fd (as Python's
 --- socket.fromfd; the original stays open and is the caller's to close).
 function M.fromfd(fd)
-  check_int(fd, 1, "fromfd")
+  fd = cint(fd, 1, "fromfd", 0)
   local family, socktype, proto = c.sockinfo(fd)
   if not family then error(oserror("fromfd " .. fd, socktype), 0) end
   local nfd, err = c.dup(fd)

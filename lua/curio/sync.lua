@@ -5,6 +5,7 @@
 -- never be handed anything.
 local K = require "curio.kernel"
 local errors = require "curio.errors"
+local check = require "curio.check"
 
 local kwait, kwake, waiting, waitqueue = K.wait, K.wake, K.waiting, K.waitqueue
 local STATE = K.STATE
@@ -15,6 +16,8 @@ local M = {}
 -- The current task, inline (no helper frames: a task's stack depth at a kernel
 -- call decides how large its coroutine's stack must grow).
 local kcall, OP_CURRENT = K.kcall, K.K.CURRENT
+
+local getmetatable, badself = getmetatable, check.badself
 
 local function class(name)
   local c = { __name = "curio." .. name }
@@ -35,6 +38,7 @@ end
 Guard.__close = Guard.close
 
 local function hold(self)
+  if type(self) ~= "table" or type(self.acquire) ~= "function" then badself("hold", self) end
   self:acquire()
   return setmetatable({ owner = self, released = false }, Guard)
 end
@@ -46,13 +50,21 @@ M.Event = function()
   return setmetatable({ _set = false, _wq = waitqueue(true) }, Event)
 end
 function Event:_describe() return self._set and "set" or ("unset, waiting=" .. waiting(self._wq)) end
-function Event:is_set() return self._set end
+function Event:is_set()
+  if getmetatable(self) ~= Event then badself("is_set", self, "Event") end
+  return self._set
+end
 function Event:set()
+  if getmetatable(self) ~= Event then badself("set", self, "Event") end
   self._set = true
   kwake(self._wq, math.maxinteger)
 end
-function Event:clear() self._set = false end
+function Event:clear()
+  if getmetatable(self) ~= Event then badself("clear", self, "Event") end
+  self._set = false
+end
 function Event:wait()
+  if getmetatable(self) ~= Event then badself("wait", self, "Event") end
   if self._set then return end
   return kwait(self._wq, STATE.EVENT_WAIT) -- the trap raises NotInTask outside a task
 end
@@ -64,8 +76,12 @@ M.Lock = function()
   return setmetatable({ _owner = false, _wq = waitqueue() }, Lock)
 end
 function Lock:_describe() return self._owner and "locked" or "unlocked" end
-function Lock:locked() return self._owner ~= false end
+function Lock:locked()
+  if getmetatable(self) ~= Lock then badself("locked", self, "Lock") end
+  return self._owner ~= false
+end
 function Lock:acquire()
+  if getmetatable(self) ~= Lock then badself("acquire", self, "Lock") end
   local me = kcall(OP_CURRENT) or K.not_in_task(2)
   if self._owner == false then
     self._owner = me
@@ -75,6 +91,7 @@ function Lock:acquire()
   return true
 end
 function Lock:release()
+  if getmetatable(self) ~= Lock then badself("release", self, "Lock") end
   if self._owner == false then error(CurioError("Lock is not acquired"), 2) end
   local n, next_owner = kwake(self._wq, 1)
   self._owner = n > 0 and next_owner or false
@@ -88,8 +105,12 @@ M.RLock = function()
   return setmetatable({ _owner = false, _count = 0, _wq = waitqueue() }, RLock)
 end
 function RLock:_describe() return self._owner and ("locked, count=" .. self._count) or "unlocked" end
-function RLock:locked() return self._owner ~= false end
+function RLock:locked()
+  if getmetatable(self) ~= RLock then badself("locked", self, "RLock") end
+  return self._owner ~= false
+end
 function RLock:acquire()
+  if getmetatable(self) ~= RLock then badself("acquire", self, "RLock") end
   local me = kcall(OP_CURRENT) or K.not_in_task(2)
   if self._owner == false then
     self._owner, self._count = me, 1
@@ -101,6 +122,7 @@ function RLock:acquire()
   return true
 end
 function RLock:release()
+  if getmetatable(self) ~= RLock then badself("release", self, "RLock") end
   local me = K.current()
   if self._owner == false or self._owner ~= me then
     error(CurioError("RLock can only be released by the task that holds it"), 2)
@@ -119,19 +141,26 @@ RLock.hold = hold
 -- ------------------------------------------------------------------ Semaphores
 
 local Semaphore = class("Semaphore")
+local BoundedSemaphore = class("BoundedSemaphore")
 local function new_semaphore(cls, n, name)
-  n = n == nil and 1 or n
-  if math.type(n) ~= "integer" or n < 0 then
-    error(("bad argument #1 to '%s' (non-negative integer expected, got %s)"):format(name,
-      math.type(n) or type(n)), 3)
-  end
+  n = check.optint(n, 1, name, 1, 0)
   return setmetatable({ _value = n, _bound = n, _wq = waitqueue() }, cls)
 end
 M.Semaphore = function(n) return new_semaphore(Semaphore, n, "Semaphore") end
 function Semaphore:_describe() return ("value=%d, waiting=%d"):format(self._value, waiting(self._wq)) end
-function Semaphore:value() return self._value end
-function Semaphore:locked() return self._value == 0 end
+function Semaphore:value()
+  local mt = getmetatable(self)
+  if mt ~= Semaphore and mt ~= BoundedSemaphore then badself("value", self, "Semaphore") end
+  return self._value
+end
+function Semaphore:locked()
+  local mt = getmetatable(self)
+  if mt ~= Semaphore and mt ~= BoundedSemaphore then badself("locked", self, "Semaphore") end
+  return self._value == 0
+end
 function Semaphore:acquire()
+  local mt = getmetatable(self)
+  if mt ~= Semaphore and mt ~= BoundedSemaphore then badself("acquire", self, "Semaphore") end
   if self._value > 0 then
     if not kcall(OP_CURRENT) then K.not_in_task(2) end
     self._value = self._value - 1
@@ -141,17 +170,19 @@ function Semaphore:acquire()
   return true
 end
 function Semaphore:release()
+  local mt = getmetatable(self)
+  if mt ~= Semaphore and mt ~= BoundedSemaphore then badself("release", self, "Semaphore") end
   if kwake(self._wq, 1) == 0 then
     self._value = self._value + 1
   end
 end
 Semaphore.hold = hold
 
-local BoundedSemaphore = class("BoundedSemaphore")
 for k, v in pairs(Semaphore) do if BoundedSemaphore[k] == nil then BoundedSemaphore[k] = v end end
 BoundedSemaphore.__index = BoundedSemaphore
 M.BoundedSemaphore = function(n) return new_semaphore(BoundedSemaphore, n, "BoundedSemaphore") end
 function BoundedSemaphore:release()
+  if getmetatable(self) ~= BoundedSemaphore then badself("release", self, "BoundedSemaphore") end
   if waiting(self._wq) == 0 and self._value >= self._bound then
     error(CurioError("BoundedSemaphore released too many times"), 2)
   end
@@ -165,14 +196,23 @@ M.Condition = function(lock)
   if lock == nil then
     lock = M.Lock()
   elseif getmetatable(lock) ~= Lock and getmetatable(lock) ~= RLock then
-    error(("bad argument #1 to 'Condition' (Lock or RLock expected, got %s)"):format(type(lock)), 2)
+    check.argerror(1, "Condition", "Lock or RLock", lock)
   end
   return setmetatable({ _lock = lock, _wq = waitqueue() }, Condition)
 end
 function Condition:_describe() return ("%s, waiting=%d"):format(self._lock:_describe(), waiting(self._wq)) end
-function Condition:locked() return self._lock:locked() end
-function Condition:acquire() return self._lock:acquire() end
-function Condition:release() return self._lock:release() end
+function Condition:locked()
+  if getmetatable(self) ~= Condition then badself("locked", self, "Condition") end
+  return self._lock:locked()
+end
+function Condition:acquire()
+  if getmetatable(self) ~= Condition then badself("acquire", self, "Condition") end
+  return self._lock:acquire()
+end
+function Condition:release()
+  if getmetatable(self) ~= Condition then badself("release", self, "Condition") end
+  return self._lock:release()
+end
 Condition.hold = hold
 
 local function check_held(self, what)
@@ -187,6 +227,7 @@ local disable_cancellation = nil
 --- Releases the lock, waits to be notified, and re-acquires the lock before
 --- returning — also before a cancellation or timeout propagates.
 function Condition:wait()
+  if getmetatable(self) ~= Condition then badself("wait", self, "Condition") end
   check_held(self, "wait")
   local lock = self._lock
   local count = lock._count
@@ -200,6 +241,8 @@ function Condition:wait()
 end
 
 function Condition:wait_for(predicate)
+  if getmetatable(self) ~= Condition then badself("wait_for", self, "Condition") end
+  check.callable(predicate, 1, "wait_for")
   while true do
     local r = predicate()
     if r then return r end
@@ -208,11 +251,14 @@ function Condition:wait_for(predicate)
 end
 
 function Condition:notify(n)
+  if getmetatable(self) ~= Condition then badself("notify", self, "Condition") end
+  n = check.optint(n, 1, "notify", 1, 0)
   check_held(self, "notify")
-  kwake(self._wq, n or 1)
+  kwake(self._wq, n)
 end
 
 function Condition:notify_all()
+  if getmetatable(self) ~= Condition then badself("notify_all", self, "Condition") end
   check_held(self, "notify_all")
   kwake(self._wq, math.maxinteger)
 end

@@ -4,6 +4,7 @@
 local core = require "curio.core"
 local K = require "curio.kernel"
 local errors = require "curio.errors"
+local check = require "curio.check"
 
 local kcall, trap = K.kcall, K.trap
 local pack, unpack = table.pack, table.unpack
@@ -135,9 +136,9 @@ end
 
 local function report_crash(t, e, tb)
   local trace = M.user_traceback(tb)
-  io.stderr:write(("Task Crash: %s (id %d)\n%s\n%s"):format(t.name, t[ID], tostring(e),
-    trace and trace .. "\n" or ""))
-  io.stderr:flush()
+  -- curio.diagnostics decides (logcrash) and routes it (stderr or the host's logger).
+  require("curio.diagnostics").crash(("Task Crash: %s (id %d)\n%s\n%s"):format(t.name, t[ID],
+    tostring(e), trace and trace .. "\n" or ""))
 end
 
 local NO_RESULTS = { n = 0 } -- shared by every task that returns nothing
@@ -149,6 +150,9 @@ local function finish(t, ok, ...)
     t[RESULTS] = select("#", ...) == 0 and NO_RESULTS or pack(...)
   else
     local e, tb = unwrap((...))
+    -- Any raised value is an error, nil and false too: they are recorded as the
+    -- lua standalone prints them, so that "no error" always means success.
+    if e == nil or e == false then e = ("(error object is a %s value)"):format(type(e)) end
     t._error, t._traceback = e, tb
     if not is(e, errors.CancelledError) and not t._quiet then report_crash(t, e, tb) end
   end
@@ -176,9 +180,7 @@ function M.current_task()
 end
 
 local function check_task(t, method)
-  if getmetatable(t) ~= Task then
-    error(("bad self to '%s' (Task expected, got %s)"):format(method, type(t)), 3)
-  end
+  if getmetatable(t) ~= Task then check.badself(method, t, "Task") end
 end
 
 --- Waits for the task to terminate, without raising its error.
@@ -203,11 +205,13 @@ end
 --- Waits for the task and returns its results, or raises TaskError (err.cause is the
 --- task's error).
 function Task:join()
-  if not self or self[CO] == nil then check_task(self, "join") end -- a Task has this slot
+  if type(self) ~= "table" or self[CO] == nil then check_task(self, "join") end -- a Task has this slot
   if not self[DONE] and trap(JOIN, self[ID]) == -1 then
     error(errors.CurioError("a task cannot join itself"), 2)
   end
   self[DONE] = "joined"
+  local g = self[GROUP]
+  if g then g:_discard(self) end -- joined by its owner: it leaves the group (curio)
   if self[RESULTS] == NO_RESULTS then return end -- most tasks return nothing
   return outcome(self)
 end
@@ -217,11 +221,19 @@ end
 function Task:cancel(opts)
   check_task(self, "cancel")
   local blocking, err = true, nil
-  if type(opts) == "table" then
+  if errors.is_class(opts) or errors.is_error(opts) then
+    err = opts -- cancel(ErrorClass) or cancel(error object)
+  elseif type(opts) == "table" and getmetatable(opts) == nil then
     blocking = opts.blocking ~= false
     err = opts.error
+    if err ~= nil and not (errors.is_class(err) or errors.is_error(err)) then
+      check.badarg(1, "cancel", "field 'error': error class or error object expected, got "
+        .. check.typename(err))
+    end
+  elseif type(opts) == "boolean" then
+    blocking = opts
   elseif opts ~= nil then
-    blocking = opts and true or false
+    check.argerror(1, "cancel", "boolean, error class, error object or table of options", opts)
   end
   if self[DONE] then return false end
   local cur = K.current()
@@ -243,24 +255,68 @@ function Task:cancel(opts)
   return caused
 end
 
-function Task:done() return self[DONE] ~= false end
-function Task:cancelled() return self._cancelled == true end
+function Task:done()
+  if getmetatable(self) ~= Task then check_task(self, "done") end
+  return self[DONE] ~= false
+end
+function Task:cancelled()
+  if getmetatable(self) ~= Task then check_task(self, "cancelled") end
+  return self._cancelled == true
+end
 
 function Task:result()
+  check_task(self, "result")
   if not self[DONE] then error(errors.CurioError("task not done"), 2) end
   return outcome(self)
 end
 
 function Task:exception()
+  check_task(self, "exception")
   return self._error
 end
 
---- Where the task is suspended (or "" once it has terminated).
+-- Frames of curio's own code, and C functions, above the user's blocking call.
+local function internal_frame(line)
+  return line:find("^%s*%[C%]") or line:find("[curio]/", 1, true)
+end
+
+--- Where the task is suspended: "stack traceback:" and the task's frames, the
+--- first being the user's line that made the blocking call (frames of curio's own
+--- code above it are left out, unless no frame of the user's is left: a tail call
+--- drops its caller's). "" once it has terminated, or before it first ran.
 function Task:traceback()
+  check_task(self, "traceback")
   if self[DONE] then return "" end
   local co = self[CO]
-  if type(co) ~= "thread" then return "" end -- not started yet: nothing on its stack
-  return debug.traceback(co)
+  if type(co) ~= "thread" then return "" end
+  local frames, first = {}, nil
+  for line in debug.traceback(co):gmatch("[^\n]+") do
+    if line:find("[C]: in function 'curio.core.task_body'", 1, true)
+        or line:find("[C]: in function 'xpcall'", 1, true) or line:find("[curio]/curio/cli.lua", 1, true) then
+      break -- the task runner's own frames, at the base of every task
+    end
+    if line ~= "stack traceback:" and not line:find("(...tail calls...)", 1, true) then
+      frames[#frames + 1] = line
+      if not first and not internal_frame(line) then first = #frames end
+    end
+  end
+  return "stack traceback:\n" .. table.concat(frames, "\n", first or 1)
+end
+
+local OP_TASK_IDS, OP_TASK_GET = K.K.TASK_IDS, K.K.TASK_GET
+--- tasks() -> iterator over the live tasks of the running kernel (those alive when
+--- it is called and still alive when reached), in id order. Outside a kernel it
+--- yields nothing.
+function M.tasks()
+  local ids = pack(kcall(OP_TASK_IDS))
+  local i = 0
+  return function()
+    while i < ids.n do
+      i = i + 1
+      local t = kcall(OP_TASK_GET, ids[i])
+      if t then return t end
+    end
+  end
 end
 
 M.is_task = function(v) return getmetatable(v) == Task end

@@ -3,6 +3,7 @@
 local K = require "curio.kernel"
 local errors = require "curio.errors"
 local task = require "curio.task"
+local check = require "curio.check"
 
 local is = errors.is
 local S = task.SLOT
@@ -21,12 +22,11 @@ local M = {}
 function M.TaskGroup(opts)
   local wait = "all"
   if opts ~= nil then
-    if type(opts) ~= "table" then
-      error(("bad argument #1 to 'TaskGroup' (table expected, got %s)"):format(type(opts)), 2)
-    end
+    check.table(opts, 1, "TaskGroup")
     wait = opts.wait or "all"
     if not POLICIES[wait] then
-      error(("bad wait policy '%s' (expected all, any, object or none)"):format(tostring(wait)), 2)
+      check.badarg(1, "TaskGroup", ("field 'wait': 'all', 'any', 'object' or 'none' expected, got %s"):format(
+        type(wait) == "string" and ("'" .. wait .. "'") or check.typename(wait)))
     end
   end
   return setmetatable({
@@ -74,13 +74,16 @@ function TaskGroup:_task_done(t)
   if satisfied(self) and waiting(self._join_wq) > 0 then K.wake(self._join_wq, math.maxinteger) end
 end
 
+local function check_group(g, method)
+  if getmetatable(g) ~= TaskGroup then check.badself(method, g, "TaskGroup") end
+end
+
+--- Adds a task (running or finished, even joined, as curio) to the group.
 function TaskGroup:add_task(t)
-  if not task.is_task(t) then
-    error(("bad argument #1 to 'add_task' (Task expected, got %s)"):format(type(t)), 2)
-  end
+  check_group(self, "add_task")
+  if not task.is_task(t) then check.argerror(1, "add_task", "Task", t) end
   if self._closed then error(errors.CurioError("task group is closed"), 2) end
   if t[GROUP] then error(errors.CurioError("task already belongs to a group"), 2) end
-  if t[DONE] == "joined" then error(errors.CurioError("task was already joined"), 2) end
   t[GROUP] = self
   if t[DAEMON] then
     self._daemons[#self._daemons + 1] = t
@@ -95,16 +98,59 @@ function TaskGroup:add_task(t)
 end
 
 function TaskGroup:spawn(fn, ...)
+  check_group(self, "spawn")
+  check.callable(fn, 1, "spawn")
   if self._closed then error(errors.CurioError("task group is closed"), 2) end
   return self:add_task(task.spawn(fn, ...))
 end
 
 function TaskGroup:spawn_daemon(fn, ...)
+  check_group(self, "spawn_daemon")
+  check.callable(fn, 1, "spawn_daemon")
+  if self._closed then error(errors.CurioError("task group is closed"), 2) end
   return self:add_task(task.spawn_daemon(fn, ...))
+end
+
+local function remove(list, t)
+  for i = #list, 1, -1 do
+    if list[i] == t then table.remove(list, i) return true end
+  end
+  return false
+end
+
+-- A finished member taken out by its owner (task:join(), next_done): as curio, it
+-- leaves the group's results and no longer decides its policy.
+function TaskGroup:_discard(t)
+  if t[GROUP] ~= self then return end
+  t[GROUP] = nil
+  if not remove(self._members, t) then remove(self._daemons, t) end
+  local f = self._finished
+  for i = self._fhead, self._ftail do
+    if f[i] == t then -- shift the later ones down (the window may start past 1)
+      for j = i, self._ftail - 1 do f[j] = f[j + 1] end
+      f[self._ftail] = nil
+      self._ftail = self._ftail - 1
+      break
+    end
+  end
+  if self.completed == t then
+    self.completed = nil
+    -- Another finished member may satisfy the policy in its place.
+    for i = self._fhead, self._ftail do
+      local o = self._finished[i]
+      local w = self._wait
+      if not o[DAEMON] and (w == "any" or (w == "all" and failed(o))
+          or (w == "object" and rawget(o, "_error") == nil and o[RESULTS] and o[RESULTS][1] ~= nil)) then
+        self.completed = o
+        break
+      end
+    end
+  end
 end
 
 --- The next finished member (in finishing order), or nil when none remain.
 function TaskGroup:next_done()
+  check_group(self, "next_done")
   while self._fhead > self._ftail do
     local alive = self._running > 0
     if not alive then
@@ -114,24 +160,26 @@ function TaskGroup:next_done()
     K.wait(self._next_wq, JOIN_WAIT)
   end
   local t = self._finished[self._fhead]
-  self._finished[self._fhead] = nil
-  self._fhead = self._fhead + 1
+  self:_discard(t) -- taken out: it leaves the finished list and the group
   t[DONE] = "joined"
   return t
 end
 
 function TaskGroup:next_result()
+  check_group(self, "next_result")
   local t = self:next_done()
   if not t then error(errors.CurioError("no tasks remain"), 2) end
   return t:join()
 end
 
 function TaskGroup:each_done()
+  check_group(self, "each_done")
   return function() return self:next_done() end
 end
 
 --- Iterates over the (non-daemon) members.
 function TaskGroup:tasks()
+  check_group(self, "tasks")
   local i = 0
   return function()
     i = i + 1
@@ -141,6 +189,7 @@ end
 
 --- Cancels every member still running (newest first) and waits for them.
 function TaskGroup:cancel_remaining()
+  check_group(self, "cancel_remaining")
   local live = {}
   for _, list in ipairs { self._members, self._daemons } do
     for _, t in ipairs(list) do
@@ -155,6 +204,7 @@ end
 
 --- Waits according to the policy, then cancels whatever remains.
 function TaskGroup:join()
+  check_group(self, "join")
   if self._wait ~= "none" then
     while not satisfied(self) do
       K.wait(self._join_wq, JOIN_WAIT)
@@ -166,6 +216,7 @@ function TaskGroup:join()
 end
 
 function TaskGroup:close(err)
+  check_group(self, "close")
   if self._closed then return end
   if err ~= nil then
     self._closed = true
@@ -192,18 +243,28 @@ end
 
 --- Results of the task that satisfied the policy.
 function TaskGroup:result()
+  check_group(self, "result")
   local t = self.completed
   if t == nil then error(errors.CurioError("no task completed"), 2) end
   return first(t)
 end
 
 function TaskGroup:exception()
+  check_group(self, "exception")
   local t = self.completed
   return t and t._error
 end
 
 --- The first result of every member, in spawn order; raises the first error met.
+local function check_joined(g, method)
+  check_group(g, method)
+  if not g._closed then
+    error(errors.CurioError(method .. ": the task group has not been joined yet"), 3)
+  end
+end
+
 function TaskGroup:results()
+  check_joined(self, "results")
   local out = {}
   for i, t in ipairs(self._members) do
     if not t:done() then error(errors.CurioError("task group has unfinished tasks"), 2) end
@@ -215,6 +276,7 @@ end
 --- Every member's error (nil for those that succeeded), in spawn order; `n` is
 --- the number of members.
 function TaskGroup:exceptions()
+  check_joined(self, "exceptions")
   local out = { n = #self._members }
   for i, t in ipairs(self._members) do out[i] = t._error end
   return out

@@ -1,218 +1,114 @@
--- curio.test: a busted-style test runner. Each `it` body runs as the main task of
--- a fresh kernel, under a timeout. Used by `curio-lua test`.
+-- curio.test: a busted 2.1-compatible test runner (`curio-lua test`). Files are
+-- loaded to collect the tree of describe/it blocks; then each `it` (with its
+-- before_each/after_each/finally) runs as the main task of a fresh kernel under a
+-- timeout, and setup/teardown blocks run the same way.
 local core = require "curio.core"
 local errors = require "curio.errors"
+local asserts = require "curio.test.assert"
+local output = require "curio.test.output"
 
 local M = {}
+M.format = asserts.format
+M.deep_equal = asserts.deep_equal
+M.VERSION = "2.1.1-curio"
 
--- ---------------------------------------------------------------- assertions
+-- Settings a test file can change for itself (curio.test.virtual_clock()).
+local file_settings = {}
 
-local function fmt(v)
-  if type(v) == "string" then return ("%q"):format(v) end
-  if type(v) == "table" and getmetatable(v) == nil then
-    local parts, n = {}, 0
-    for k, x in pairs(v) do
-      n = n + 1
-      if n > 20 then parts[#parts + 1] = "..."; break end
-      parts[#parts + 1] = ("[%s]=%s"):format(fmt(k), type(x) == "table" and tostring(x) or fmt(x))
-    end
-    return "{" .. table.concat(parts, ", ") .. "}"
-  end
-  return tostring(v)
+--- Runs this file's tests on the virtual clock (call at the top of a test file).
+function M.virtual_clock(on)
+  file_settings.virtual_clock = on ~= false
 end
-M.format = fmt
-
-local Failure = {}
-Failure.__tostring = function(f) return f.message end
-
-local function fail(msg, level)
-  error(setmetatable({ message = msg, traceback = debug.traceback("", (level or 2) + 1) }, Failure), 0)
-end
-
-local function deep_equal(a, b, seen)
-  if a == b then return true end
-  if type(a) ~= "table" or type(b) ~= "table" then return false end
-  seen = seen or {}
-  if seen[a] == b then return true end
-  seen[a] = b
-  for k, v in pairs(a) do
-    if not deep_equal(v, b[k], seen) then return false end
-  end
-  for k in pairs(b) do
-    if a[k] == nil then return false end
-  end
-  return true
-end
-M.deep_equal = deep_equal
-
-local function suffix(msg) return msg and (": " .. tostring(msg)) or "" end
-
-local A = {}
-function A.equal(expected, actual, msg)
-  if expected ~= actual then
-    fail(("expected %s, got %s%s"):format(fmt(expected), fmt(actual), suffix(msg)))
-  end
-end
-A.equals = A.equal
-function A.not_equal(a, b, msg)
-  if a == b then fail(("expected values to differ, both %s%s"):format(fmt(a), suffix(msg))) end
-end
-function A.same(expected, actual, msg)
-  if not deep_equal(expected, actual) then
-    fail(("expected (deep) %s, got %s%s"):format(fmt(expected), fmt(actual), suffix(msg)))
-  end
-end
-function A.is_true(v, msg) if v ~= true then fail(("expected true, got %s%s"):format(fmt(v), suffix(msg))) end end
-function A.is_false(v, msg) if v ~= false then fail(("expected false, got %s%s"):format(fmt(v), suffix(msg))) end end
-function A.is_nil(v, msg) if v ~= nil then fail(("expected nil, got %s%s"):format(fmt(v), suffix(msg))) end end
-function A.is_not_nil(v, msg) if v == nil then fail("expected a value, got nil" .. suffix(msg)) end end
-function A.truthy(v, msg) if not v then fail(("expected a truthy value, got %s%s"):format(fmt(v), suffix(msg))) end end
-function A.falsy(v, msg) if v then fail(("expected a falsy value, got %s%s"):format(fmt(v), suffix(msg))) end end
-for _, ty in ipairs { "string", "number", "table", "function", "boolean", "thread", "userdata" } do
-  A["is_" .. ty] = function(v, msg)
-    if type(v) ~= ty then fail(("expected a %s, got %s%s"):format(ty, type(v), suffix(msg))) end
-  end
-end
-function A.matches(pattern, s, msg)
-  if type(s) ~= "string" or not s:find(pattern) then
-    fail(("expected %s to match %s%s"):format(fmt(s), fmt(pattern), suffix(msg)))
-  end
-end
-function A.near(expected, actual, tolerance, msg)
-  if type(actual) ~= "number" or math.abs(expected - actual) > tolerance then
-    fail(("expected %s ± %s, got %s%s"):format(fmt(expected), fmt(tolerance), fmt(actual), suffix(msg)))
-  end
-end
-
-local function message_of(e)
-  if type(e) == "table" and e.message ~= nil then return tostring(e.message), tostring(e) end
-  return tostring(e), tostring(e)
-end
-
---- has_error(fn, [expected]): fn must raise; if given, the error must equal
---- `expected` (a string is compared with the message, position prefix ignored).
-function A.has_error(fn, expected, msg)
-  local ok, e = pcall(fn)
-  if ok then fail("expected an error, none was raised" .. suffix(msg)) end
-  if expected ~= nil then
-    if type(expected) == "string" then
-      local m, full = message_of(e)
-      local stripped = m:gsub("^[^:]+:%d+: ", "")
-      if m ~= expected and stripped ~= expected and full ~= expected then
-        fail(("expected error %s, got %s%s"):format(fmt(expected), fmt(full), suffix(msg)))
-      end
-    elseif not deep_equal(expected, e) then
-      fail(("expected error %s, got %s%s"):format(fmt(expected), fmt(e), suffix(msg)))
-    end
-  end
-  return e
-end
-A.error = A.has_error
-A.has_errors = A.has_error
-
---- error_matches(fn, pattern): fn must raise an error whose text matches pattern.
-function A.error_matches(fn, pattern, msg)
-  local ok, e = pcall(fn)
-  if ok then fail("expected an error, none was raised" .. suffix(msg)) end
-  local _, full = message_of(e)
-  if not full:find(pattern) then
-    fail(("expected error matching %s, got %s%s"):format(fmt(pattern), fmt(full), suffix(msg)))
-  end
-  return e
-end
-
---- raises_kind(kind, fn, ...): fn(...) must raise a curio error of `kind` (or a
---- subclass); returns the error.
-function A.raises_kind(kind, fn, ...)
-  local ok, e = pcall(fn, ...)
-  if ok then fail(("expected %s, no error was raised"):format(kind)) end
-  local cls = errors[kind]
-  if type(e) ~= "table" or not (e.kind == kind or (cls and errors.is(e, cls))) then
-    fail(("expected %s, got %s"):format(kind, fmt(type(e) == "table" and tostring(e) or e)))
-  end
-  return e
-end
-A.no_error = function(fn, msg)
-  local ok, e = pcall(fn)
-  if not ok then fail(("expected no error, got %s%s"):format(fmt(tostring(e)), suffix(msg))) end
-end
-
--- luassert-style aliases: assert.are.equal, assert.is.truthy, assert.is_not.equal ...
-local assert_mt = {
-  __call = function(_, v, msg, ...)
-    if not v then fail(msg ~= nil and tostring(msg) or "assertion failed!") end
-    return v, msg, ...
-  end,
-}
-local function negate(name)
-  return function(...)
-    local f = A[name]
-    if not f then error("no assertion " .. name, 2) end
-    local ok = pcall(f, ...)
-    if ok then fail(("expected '%s' to fail"):format(name)) end
-  end
-end
-local Not = setmetatable({}, { __index = function(_, k) return negate(k) end })
-M.assert = setmetatable({}, {
-  __call = assert_mt.__call,
-  __index = function(_, k)
-    if k == "are" or k == "is" or k == "has" then return M.assert end
-    if k == "is_not" or k == "are_not" or k == "has_no" then return Not end
-    local v = A[k]
-    if v then return v end
-    local base = k:match("^is_(.+)$") or k:match("^are_(.+)$")
-    if base and A[base] then return A[base] end
-    return nil
-  end,
-})
 
 -- ---------------------------------------------------------------- collection
 
-local function new_suite()
-  return { tests = {}, stack = {} }
-end
+local Pending = setmetatable({}, { __tostring = function(p) return p.message end })
+Pending.__index = Pending
 
 local function where(level)
   local info = debug.getinfo(level + 1, "Sl")
   return ("%s:%d"):format(info.short_src, info.currentline)
 end
 
-local function env_for(suite)
+local function tags_of(name, into)
+  for tag in name:gmatch("#([%w_%-]+)") do into[tag] = true end
+  return into
+end
+
+local function new_block(kind, name, parent)
+  local b = { kind = kind, name = name, parent = parent, children = {},
+    before_each = {}, after_each = {}, lazy_setup = {}, strict_setup = {},
+    lazy_teardown = {}, strict_teardown = {} }
+  b.tags = tags_of(name, {})
+  if parent then for t in pairs(parent.tags) do b.tags[t] = true end end
+  return b
+end
+
+local function full_name(block, name)
+  local parts = {}
+  while block and block.kind ~= "file" do table.insert(parts, 1, block.name); block = block.parent end
+  parts[#parts + 1] = name
+  return table.concat(parts, " ")
+end
+
+-- The environment a test file runs in: busted's globals over _G.
+local function env_for(file_block, kit)
   local env = setmetatable({}, { __index = _G })
-  local function block() return suite.stack[#suite.stack] end
-  local function full_name(name)
-    local parts = {}
-    for _, b in ipairs(suite.stack) do parts[#parts + 1] = b.name end
-    parts[#parts + 1] = name
-    return table.concat(parts, " ")
+  local stack = { file_block }
+  local running = nil -- the test being run, if any (for finally / pending)
+  local function top() return stack[#stack] end
+  local function block_fn(kind, extra)
+    return function(name, fn)
+      if running then error(kind .. " inside a running test", 2) end
+      local b = new_block("describe", tostring(name), top())
+      b.where = where(2)
+      if extra then extra(b) end
+      top().children[#top().children + 1] = b
+      stack[#stack + 1] = b
+      local ok, e = pcall(fn)
+      stack[#stack] = nil
+      if not ok then error(e, 0) end
+    end
   end
-  function env.describe(name, fn)
-    local b = { name = tostring(name), before = {}, after = {}, parent = block() }
-    suite.stack[#suite.stack + 1] = b
-    local ok, e = pcall(fn)
-    suite.stack[#suite.stack] = nil
-    if not ok then error(e, 0) end
-  end
+  env.describe = block_fn("describe")
   env.context = env.describe
-  function env.it(name, fn)
-    suite.tests[#suite.tests + 1] = { name = full_name(tostring(name)), fn = fn, where = where(2),
-      block = block(), pending = fn == nil }
+  env.insulate = block_fn("insulate", function(b) b.insulate = true end)
+  env.expose = block_fn("expose", function(b) b.expose = true end)
+  local function add_test(name, fn, level)
+    if running then error("it inside a running test", level + 1) end
+    name = tostring(name)
+    local b = top()
+    b.children[#b.children + 1] = { kind = "it", name = full_name(b, name), fn = fn,
+      where = where(level + 1), block = b, pending = fn == nil,
+      tags = tags_of(name, setmetatable({}, { __index = b.tags })) }
   end
-  function env.pending(name)
-    suite.tests[#suite.tests + 1] = { name = full_name(tostring(name)), where = where(2), pending = true }
+  function env.it(name, fn) add_test(name, fn, 2) end
+  env.spec, env.test = env.it, env.it
+  function env.pending(name, fn)
+    if running then error(setmetatable({ message = tostring(name or "pending") }, Pending), 2) end
+    add_test(name, nil, 2)
+    local _ = fn
   end
-  function env.before_each(fn)
-    local b = block()
-    if not b then error("before_each outside describe", 2) end
-    b.before[#b.before + 1] = fn
+  for _, kind in ipairs { "lazy_setup", "strict_setup", "lazy_teardown", "strict_teardown",
+      "before_each", "after_each" } do
+    env[kind] = function(fn)
+      if running then error(kind .. " inside a running test", 2) end
+      local list = top()[kind]
+      list[#list + 1] = fn
+    end
   end
-  function env.after_each(fn)
-    local b = block()
-    if not b then error("after_each outside describe", 2) end
-    b.after[#b.after + 1] = fn
+  env.setup, env.teardown = env.strict_setup, env.strict_teardown
+  function env.finally(fn)
+    if not running then error("finally outside a running test", 2) end
+    running.finally[#running.finally + 1] = fn
   end
-  env.assert = M.assert
-  return env
+  function env.randomize(seed)
+    top().randomize = seed == nil and true or seed
+  end
+  env.assert, env.spy, env.stub, env.mock, env.match = kit.assert, kit.spy, kit.stub, kit.mock, kit.match
+  env.fail = asserts.fail
+  local function set_running(t) running = t end
+  return env, set_running
 end
 
 -- While a file's tests load and run, its folder is first on package.path, so
@@ -228,18 +124,211 @@ local function with_path_of(file, fn, ...)
 end
 M.with_path_of = with_path_of
 
---- Loads a test file and returns its tests (or nil, error).
-function M.collect(path)
-  local suite = new_suite()
-  local env = env_for(suite)
+--- Loads a test file: returns its file block (tree of blocks and tests), or nil, error.
+function M.load_file(path, kit)
+  local file_block = new_block("file", path)
+  local env, set_running = env_for(file_block, kit or asserts.kit())
+  file_block.set_running, file_block.env = set_running, env
   local chunk, err = loadfile(path, "t", env)
   if not chunk then return nil, err end
+  local saved = file_settings
+  file_settings = {}
   local ok, e = pcall(chunk)
+  file_block.settings, file_settings = file_settings, saved
   if not ok then return nil, tostring(e) end
-  return suite.tests
+  return file_block
+end
+
+local function each_test(block, fn)
+  for _, c in ipairs(block.children) do
+    if c.kind == "it" then fn(c) else each_test(c, fn) end
+  end
+end
+
+--- Loads a test file and returns its tests as a flat list (or nil, error).
+function M.collect(path)
+  local fb, err = M.load_file(path)
+  if not fb then return nil, err end
+  local tests = {}
+  each_test(fb, function(t) tests[#tests + 1] = t end)
+  return tests
+end
+
+-- ---------------------------------------------------------------- selection
+
+local function any_tag(test, tags)
+  for _, t in ipairs(tags) do if test.tags[t] then return true end end
+  return false
+end
+
+local function any_match(name, pats)
+  for _, p in ipairs(pats) do if name:find(p) then return true end end
+  return false
+end
+
+local function selected(test, o)
+  if #o.tags > 0 and not any_tag(test, o.tags) then return false end
+  if #o.exclude_tags > 0 and any_tag(test, o.exclude_tags) then return false end
+  if #o.filter > 0 and not any_match(test.name, o.filter) then return false end
+  if #o.filter_out > 0 and any_match(test.name, o.filter_out) then return false end
+  return true
+end
+
+local function count_selected(block, o)
+  local n = 0
+  each_test(block, function(t) if selected(t, o) then n = n + 1 end end)
+  return n
 end
 
 -- ---------------------------------------------------------------- running
+
+local function is_cancel(e) return errors.is(e, errors.CancelledError) end
+
+-- Message handler for test code: what was raised, how (failure, error, pending),
+-- and the traceback. Cancellation passes through untouched (the timeout needs it).
+local function handler(e)
+  if is_cancel(e) then return e end
+  local status = "error"
+  if getmetatable(e) == Pending then status = "pending"
+  elseif asserts.is_failure(e, 3) then status = "failure" end
+  local message
+  if e == nil then message = "error raised with a nil value (error() or error(nil))"
+  elseif e == false then message = "error(false) raised"
+  elseif getmetatable(e) == asserts.Failure then message = e.message
+  else message = tostring(e) end
+  if type(e) == "table" and e.cause ~= nil then message = message .. "\ncaused by: " .. tostring(e.cause) end
+  local tb = getmetatable(e) == asserts.Failure and e.traceback or debug.traceback("", 2)
+  return { captured = true, status = status, message = message, traceback = tb, value = e }
+end
+
+-- Traceback lines that belong to the test, not to the runner or curio.
+local function user_trace(tb)
+  local trace = tb and require("curio.task").user_traceback(tb)
+  if not trace then return nil end
+  local kept = {}
+  for line in trace:gmatch("[^\n]+") do
+    if line:find("[curio]/curio/test", 1, true) then break end
+    if not (line:find("[curio]/", 1, true) or line:find("[C]: in function 'pcall'", 1, true)
+        or line:find("[C]: in function 'xpcall'", 1, true) or line:find("luassert/", 1, true)
+        or line:find("[C]: in function 'error'", 1, true)) then
+      kept[#kept + 1] = line
+    end
+  end
+  return #kept > 1 and table.concat(kept, "\n") or nil
+end
+
+local function set_virtual_clock(on)
+  local K = require "curio.kernel"
+  K.kcall(K.K.VIRTUAL_CLOCK, on and true or false)
+end
+
+-- Runs steps (a list of functions, called in order; `always` ones run even after a
+-- failure) as the main task of a fresh kernel, under `timeout` seconds. Returns
+-- nil when all passed, or the first problem { status, message, traceback }.
+local function run_in_kernel(steps, o)
+  local curio = require "curio"
+  local timeout = o.timeout
+  local problem
+  local function call(f)
+    local ok, r = xpcall(f, handler)
+    if ok then return true end
+    if type(r) ~= "table" or not r.captured then error(r, 0) end -- cancellation
+    problem = problem or r
+    return false
+  end
+  local function body()
+    for _, step in ipairs(steps) do
+      if not problem or step.always then call(step.fn) end
+    end
+  end
+  local function main()
+    local deadline = os.clock() + timeout + 1
+    -- A busy loop never reaches a blocking call: check the CPU time it has used.
+    debug.sethook(function()
+      if os.clock() > deadline then
+        debug.sethook()
+        error(("test exceeded its %gs timeout without blocking"):format(timeout), 2)
+      end
+    end, "", 1000000)
+    local limit = timeout
+    local real_timeout = false
+    if o.vclock then
+      -- On the virtual clock the test's deadline is virtual: 1000 timeouts or a
+      -- day, whichever is longer (a deadlock jumps straight to it). Real time is
+      -- bounded by a watchdog that checks the wall clock each time it wakes (at
+      -- least every `timeout` seconds of real time: virtual time never runs slower).
+      limit = math.max(timeout * 1000, 86400)
+      local wall0, main_id = os.time(), curio.current_task().id
+      local K = require "curio.kernel"
+      curio.spawn_daemon(function()
+        while true do
+          curio.sleep(timeout)
+          if os.time() - wall0 > timeout then
+            real_timeout = true
+            K.kcall(K.K.CANCEL, main_id, 0)
+            return
+          end
+        end
+      end)
+    end
+    local ok, e = pcall(curio.timeout_after, limit, body)
+    debug.sethook()
+    if real_timeout then
+      problem = problem or { status = "error", message = ("test timed out after %gs (real time)"):format(timeout) }
+    elseif not ok then
+      if errors.is(e, errors.TaskTimeout) and o.vclock then
+        problem = problem or { status = "error",
+          message = ("test timed out after %g virtual seconds (deadlocked?)"):format(limit) }
+      elseif errors.is(e, errors.TaskTimeout) then
+        problem = problem or { status = "error", message = ("test timed out after %gs"):format(timeout) }
+      else
+        problem = problem or { status = "error", message = tostring(e) }
+      end
+    end
+  end
+  set_virtual_clock(o.vclock)
+  local t = curio._run_main(main)
+  set_virtual_clock(false)
+  local K = require "curio.kernel"
+  if K.kcall(K.K.INTERRUPTED) > 0 then -- Ctrl-C: stop the whole run, like an interpreter
+    io.stdout:write("interrupted\n")
+    io.stdout:flush()
+    os.exit(130)
+  end
+  if not problem and t._error ~= nil then
+    problem = { status = "error", message = tostring(t._error), traceback = t._traceback }
+  end
+  return problem
+end
+
+-- Snapshot and restore of the global state an insulate block protects.
+local function snapshot(env)
+  local s = { g = {}, loaded = {}, env = {} }
+  for k, v in pairs(_G) do s.g[k] = v end
+  for k, v in pairs(package.loaded) do s.loaded[k] = v end
+  for k, v in pairs(env) do s.env[k] = v end
+  return s
+end
+-- curio's own modules and the assertion library stay loaded: they hold state
+-- (task classes, registered assertions) that a second copy would not share.
+local function kept(t, k)
+  return t == package.loaded and type(k) == "string"
+    and (k == "curio" or k:find("^curio%.") or k:find("^luassert") or k == "say")
+end
+local function restore(s, env)
+  for _, pair in ipairs { { _G, s.g }, { package.loaded, s.loaded }, { env, s.env } } do
+    local t, saved = pair[1], pair[2]
+    for k in pairs(t) do if saved[k] == nil and not kept(t, k) then t[k] = nil end end
+    for k, v in pairs(saved) do if rawget(t, k) ~= v then t[k] = v end end
+  end
+end
+
+local function shuffle(list, rng)
+  for i = #list, 2, -1 do
+    local j = rng(i)
+    list[i], list[j] = list[j], list[i]
+  end
+end
 
 local function chain(block)
   local list = {}
@@ -247,84 +336,147 @@ local function chain(block)
   return list
 end
 
-local function run_body(test, timeout)
-  local curio = require "curio"
-  local deadline
-  local function body()
-    local blocks = chain(test.block)
-    for _, b in ipairs(blocks) do for _, f in ipairs(b.before) do f() end end
-    local ok, e = pcall(test.fn)
-    for i = #blocks, 1, -1 do
-      for _, f in ipairs(blocks[i].after) do
-        local ok2, e2 = pcall(f)
-        if ok and not ok2 then ok, e = false, e2 end
-      end
-    end
-    if not ok then error(e, 0) end
-  end
-  local function main()
-    deadline = curio.clock() + timeout + 1
-    -- A busy loop never reaches a blocking call: check the time every so often.
-    debug.sethook(function()
-      if curio.clock() > deadline then
-        debug.sethook()
-        error(("test exceeded its %gs timeout without blocking"):format(timeout), 2)
-      end
-    end, "", 1000000)
-    local r = table.pack(pcall(curio.timeout_after, timeout, body))
-    debug.sethook()
-    if not r[1] then
-      local e = r[2]
-      if errors.is(e, errors.TaskTimeout) then
-        error(("test timed out after %gs"):format(timeout), 0)
-      end
-      error(e, 0)
+local Runner = {}
+Runner.__index = Runner
+
+function Runner:report(r)
+  r.duration = r.duration or 0
+  local c = self.counts
+  if r.status == "success" then c.passed = c.passed + 1
+  elseif r.status == "pending" then c.skipped = c.skipped + 1
+  elseif r.status == "failure" then c.failures = c.failures + 1
+  else c.errors = c.errors + 1 end
+  r.trace = r.traceback and user_trace(r.traceback)
+  self.out:test_end(r)
+end
+
+function Runner:snapshot()
+  local a = self.kit.assert
+  return self.kit.name == "luassert" and a.snapshot and a:snapshot() or nil
+end
+
+function Runner:run_hooks(list, block, what)
+  for _, fn in ipairs(list) do
+    local p = run_in_kernel({ { fn = fn } }, self.o)
+    if p then
+      self:report({ status = "error", name = full_name(block, what), where = block.where or block.name,
+        message = p.message, traceback = p.traceback, hook = true })
+      return false
     end
   end
-  local t = curio._run_main(main)
-  local K = require "curio.kernel"
-  if K.kcall(K.K.INTERRUPTED) > 0 then -- Ctrl-C: stop the whole run, like an interpreter
-    io.stdout:write("interrupted\n")
-    io.stdout:flush()
-    os.exit(130)
-  end
-  if t._error ~= nil then return false, t._error, t._traceback end
   return true
 end
 
-local function describe_error(e, tb)
-  local lines = {}
-  if getmetatable(e) == Failure then
-    lines[#lines + 1] = e.message
-    tb = e.traceback
+function Runner:run_test(test)
+  if test.pending then
+    self:report({ status = "pending", name = test.name, where = test.where })
+    return
+  end
+  local steps = {}
+  local blocks = chain(test.block)
+  for _, b in ipairs(blocks) do for _, f in ipairs(b.before_each) do steps[#steps + 1] = { fn = f } end end
+  local running = { finally = {} }
+  steps[#steps + 1] = { fn = test.fn }
+  steps[#steps + 1] = { always = true, fn = function()
+    for i = #running.finally, 1, -1 do running.finally[i]() end
+  end }
+  for i = #blocks, 1, -1 do
+    for _, f in ipairs(blocks[i].after_each) do steps[#steps + 1] = { fn = f, always = true } end
+  end
+  local fb = blocks[1]
+  fb.set_running(running)
+  local o = self.o
+  local saved_vclock = o.vclock
+  o.vclock = o.vclock or (fb.settings and fb.settings.virtual_clock) or false
+  local t0 = os.clock()
+  -- luassert: stubs, spies and parameters set by the test are undone after it (as busted)
+  local snap = self:snapshot()
+  local p = run_in_kernel(steps, o)
+  if snap then snap:revert() end
+  o.vclock = saved_vclock
+  fb.set_running(nil)
+  local r = { name = test.name, where = test.where, duration = os.clock() - t0 }
+  if p then
+    r.status, r.message, r.traceback = p.status, p.message, p.traceback
   else
-    lines[#lines + 1] = tostring(e)
-    if type(e) == "table" and e.cause ~= nil then lines[#lines + 1] = "caused by: " .. tostring(e.cause) end
-    if type(e) == "table" and rawget(e, "traceback") then tb = rawget(e, "traceback") end
+    r.status = "success"
   end
-  local trace = tb and require("curio.task").user_traceback(tb)
-  if trace then
-    local kept = {}
-    for line in trace:gmatch("[^\n]+") do
-      if not (line:find("[curio]/", 1, true) or line:find("[C]: in function 'pcall'", 1, true)
-          or line:find("[C]: in function 'error'", 1, true)) then
-        kept[#kept + 1] = line
-      end
-    end
-    if #kept > 1 then lines[#lines + 1] = table.concat(kept, "\n") end
-  end
-  return "    " .. table.concat(lines, "\n"):gsub("\n", "\n    ")
+  self:report(r)
 end
 
-local function find_files(path, out)
+function Runner:run_block(block)
+  local o = self.o
+  local n = count_selected(block, o)
+  local has_strict = #block.strict_setup > 0 or #block.strict_teardown > 0
+  if n == 0 and not has_strict then return end
+  local snap = block.insulate and snapshot(self.env)
+  local stubs = self:snapshot() -- what the block's setups stub is undone when it ends
+  local ok = self:run_hooks(block.strict_setup, block, "strict_setup")
+  if ok and n > 0 then ok = self:run_hooks(block.lazy_setup, block, "lazy_setup") end
+  if ok then
+    local children = { table.unpack(block.children) }
+    if o.shuffle or block.randomize then
+      local seed = type(block.randomize) == "number" and block.randomize or o.seed
+      local rng = seed and (function()
+        local state = seed
+        return function(i) state = (state * 1103515245 + 12345) % 2147483648; return state % i + 1 end
+      end)() or math.random
+      shuffle(children, rng)
+    end
+    for _, c in ipairs(children) do
+      if c.kind == "it" then
+        if selected(c, o) then self:run_test(c) end
+      else
+        self:run_block(c)
+      end
+    end
+  end
+  if n > 0 then self:run_hooks(block.lazy_teardown, block, "lazy_teardown") end
+  self:run_hooks(block.strict_teardown, block, "strict_teardown")
+  if stubs then stubs:revert() end
+  if snap then restore(snap, self.env) end
+end
+
+function Runner:run_file(file)
+  local snap = snapshot({})
+  local fb, err = M.load_file(file, self.kit)
+  if not fb then
+    self:report({ status = "error", name = file .. " (loading)", where = file, message = err, loading = true })
+    restore(snap, {})
+    return
+  end
+  if self.o.list then
+    each_test(fb, function(t) if selected(t, self.o) then self.out:list(t) end end)
+  else
+    self.env = fb.env
+    self:run_block(fb)
+  end
+  -- files are insulated, unless an expose block says otherwise
+  local exposed = false
+  for _, c in ipairs(fb.children) do if c.expose then exposed = true end end
+  if not exposed then restore(snap, {}) end
+end
+
+-- ---------------------------------------------------------------- discovery
+
+local function matches_any(name, pats)
+  local base = name:gsub("%.lua$", "")
+  for _, p in ipairs(pats) do if base:find(p) or name:find(p) then return true end end
+  return false
+end
+
+local DEFAULT_PATTERNS = { "_spec$", "_test$", "^test_" }
+
+local function find_files(path, o, out)
   if core.isdir(path) then
     local entries = core.listdir(path) or {}
     table.sort(entries, function(a, b) return a.name < b.name end)
     for _, e in ipairs(entries) do
       local p = path .. "/" .. e.name
       if e.dir then
-        find_files(p, out)
-      elseif e.name:match("_test%.lua$") or e.name:match("^test_.*%.lua$") then
+        if e.name:sub(1, 1) ~= "." then find_files(p, o, out) end
+      elseif e.name:match("%.lua$") and matches_any(e.name, #o.pattern > 0 and o.pattern or DEFAULT_PATTERNS)
+          and not (#o.exclude_pattern > 0 and matches_any(e.name, o.exclude_pattern)) then
         out[#out + 1] = p
       end
     end
@@ -334,100 +486,45 @@ local function find_files(path, out)
   return out
 end
 
---- Runs the tests in `paths`; returns passed, failed, skipped.
-function M.run(paths, opts)
-  opts = opts or {}
-  local timeout = opts.timeout or 10
+--- Runs the tests in `paths` with options `o` (see M.cli); returns the counts
+--- { passed, failures, errors, skipped }.
+function M.run(paths, o)
+  o = M.defaults(o)
   local files = {}
-  for _, p in ipairs(paths) do find_files(p, files) end
-  local counts = { passed = 0, failed = 0, skipped = 0 }
-  local out = io.stdout
-  for _, file in ipairs(files) do
-    with_path_of(file, M.run_file, file, opts, out, counts, timeout)
+  for _, p in ipairs(paths) do find_files(p, o, files) end
+  local self = setmetatable({ o = o, kit = asserts.kit(o.builtin_assert),
+    counts = { passed = 0, failures = 0, errors = 0, skipped = 0 } }, Runner)
+  self.out = o.handler or output.new(o.output, o, io.stdout)
+  if not o.list then self.out:header({ assertions = self.kit.name, seed = o.seed, files = #files }) end
+  local rng_files = o.shuffle and o.seed and (function()
+    local state = o.seed
+    return function(i) state = (state * 1103515245 + 12345) % 2147483648; return state % i + 1 end
+  end)() or math.random
+  for _ = 1, o["repeat"] do
+    local order = { table.unpack(files) }
+    if o.shuffle then shuffle(order, rng_files) end
+    for _, file in ipairs(order) do
+      with_path_of(file, self.run_file, self, file)
+    end
   end
-  return counts.passed, counts.failed, counts.skipped
+  if not o.list then self.out:finish(self.counts) end
+  return self.counts
 end
 
---- Runs one file's tests, adding to counts.
-function M.run_file(file, opts, out, counts, timeout)
-  do
-    local passed, failed, skipped = 0, 0, 0
-    local tests, err = M.collect(file)
-    if not tests then
-      failed = failed + 1
-      out:write(("FAIL %s (loading)\n    %s\n"):format(file, tostring(err)))
-    else
-      for _, test in ipairs(tests) do
-        if not opts.filter or test.name:find(opts.filter) then
-          if opts.list then
-            out:write(("%s %s\n"):format(test.where, test.name))
-          elseif test.pending then
-            skipped = skipped + 1
-            out:write(("skip %s %s\n"):format(test.where, test.name))
-          else
-            local ok, e, tb = run_body(test, timeout)
-            if ok then
-              passed = passed + 1
-              out:write(("ok   %s %s\n"):format(test.where, test.name))
-            else
-              failed = failed + 1
-              out:write(("FAIL %s %s\n%s\n"):format(test.where, test.name, describe_error(e, tb)))
-            end
-          end
-          out:flush()
-        end
-      end
-    end
-    counts.passed = counts.passed + passed
-    counts.failed = counts.failed + failed
-    counts.skipped = counts.skipped + skipped
+-- ---------------------------------------------------------------- options
+
+function M.defaults(o)
+  o = o or {}
+  for _, k in ipairs { "tags", "exclude_tags", "filter", "filter_out", "pattern", "exclude_pattern" } do
+    o[k] = o[k] or {}
+    if type(o[k]) == "string" then o[k] = { o[k] } end
   end
+  o.timeout = o.timeout or 10
+  o["repeat"] = o["repeat"] or 1
+  o.output = o.output or "default"
+  return o
 end
 
---- `curio-lua test [--filter P] [--list] [--timeout S] [paths...]`
-function M.cli(argv)
-  local opts, paths = {}, {}
-  local i = 1
-  while i <= argv.n do
-    local a = argv[i]
-    if a == "--filter" then i = i + 1; opts.filter = argv[i]
-    elseif a == "--list" then opts.list = true
-    elseif a == "--timeout" then
-      i = i + 1
-      opts.timeout = tonumber(argv[i])
-      if not opts.timeout then
-        io.stderr:write("curio-lua test: --timeout needs a number of seconds\n")
-        return 2
-      end
-    elseif a:sub(1, 2) == "--" then
-      io.stderr:write(("curio-lua test: unknown option '%s'\n"):format(a))
-      return 2
-    else paths[#paths + 1] = a end
-    i = i + 1
-  end
-  if #paths == 0 then
-    if core.isdir("Tests/lua") then paths[1] = "Tests/lua"
-    elseif core.isdir("tests") then paths[1] = "tests"
-    else
-      io.stderr:write("curio-lua test: no paths given and no Tests/lua or tests folder\n")
-      return 2
-    end
-  end
-  for _, p in ipairs(paths) do
-    local f = io.open(p, "r")
-    if not f then
-      io.stderr:write(("curio-lua test: cannot open %s\n"):format(p))
-      return 2
-    end
-    f:close()
-  end
-  local passed, failed, skipped = M.run(paths, opts)
-  if opts.list then return 0 end
-  local line = ("%d passed, %d failed"):format(passed, failed)
-  if skipped > 0 then line = line .. (", %d skipped"):format(skipped) end
-  io.stdout:write(line, "\n")
-  io.stdout:flush()
-  return failed > 0 and 1 or 0
-end
+M.cli = require("curio.test.cli")(M)
 
 return M

@@ -74,6 +74,12 @@ int cl_call_module_text(lua_State *L, const char *module, const char *fn,
 /// Returns 0, or -1 if memory ran out (nothing pushed).
 int cl_pushlstring(lua_State *L, const char *s, size_t len);
 
+/// Diagnostics (diag.c): calls registry["curio.diagnostics"](kind, task, detail,
+/// seconds), the task being the Lua object at registry `ref`, in protected mode.
+/// Returns 0, or -1 with a message in `err`.
+int cl_diag_event(lua_State *L, const char *kind, int ref, const char *detail, double seconds,
+                  char *err, size_t errlen);
+
 /// Source of an embedded Lua module, or NULL.
 const char *cl_embedded_source(const char *name, size_t *len);
 

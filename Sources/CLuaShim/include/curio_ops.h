@@ -29,12 +29,25 @@
     X(INTERRUPTED, interrupted, 17) \
     X(READ_LINE, readLine, 20) \
     X(JOB_STRING, jobString, 21) \
+    X(VIRTUAL_CLOCK, virtualClock, 400) \
+    X(INTERRUPT_TARGET, interruptTarget, 401) \
     X(RESOLVE, resolve, 100) \
     X(JOB_RESULT, jobResult, 101) \
     X(FILE_OPEN, fileOpen, 102) \
     X(FILE_READ, fileRead, 103) \
     X(FILE_WRITE, fileWrite, 104) \
-    X(FILE_CLOSE, fileClose, 105)
+    X(FILE_CLOSE, fileClose, 105) \
+    /* signals (LuaRuntime+Signals.swift, lua/curio/signal.lua) */ \
+    X(SIG_WATCH, sigWatch, 200) \
+    X(SIG_UNWATCH, sigUnwatch, 201) \
+    X(SIG_TOTAL, sigTotal, 202) \
+    X(SIG_EPOCH, sigEpoch, 203) \
+    /* monitor and diagnostics (LuaDiagnostics.swift) */ \
+    X(TASK_IDS, taskIds, 350) \
+    X(TASK_GET, taskGet, 351) \
+    X(DEBUG_LOG, debugLog, 352) \
+    X(DEBUG_SET, debugSet, 353) \
+    X(SIGNAL_SELF, signalSelf, 354)
 
 #define CURIO_TRAPS(X) \
     X(SLEEP, sleep, 1) \

@@ -38,6 +38,11 @@ int csys_signal_watch(int sig, int wake_fd);
 int csys_signal_restore(int sig);
 /// Returns how many times `sig` arrived since the last call, and resets it.
 int csys_signal_take(int sig);
+/// Makes the handler _exit(status) on the `count`th delivery of `sig` from now
+/// (0: never), whatever the process is doing.
+void csys_signal_exit_after(int sig, int count, int status);
+/// glibc's symbolic name of a getaddrinfo error ("EAI_ADDRFAMILY"), GNU ones included.
+const char *csys_gai_name(int code);
 /// Non-zero if any watched signal arrived since the last call (then resets).
 int csys_signal_any(void);
 
