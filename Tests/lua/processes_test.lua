@@ -71,12 +71,14 @@ local function supervise(n, script, args)
 end
 
 -- One connection's answer ("INDEX PID"), or nil if the port does not answer.
+-- (Connections waiting in the accept queue of a worker that dies are reset.)
 local function ask(port)
   local ok, s = pcall(curio.open_connection, "127.0.0.1", port)
   if not ok then return nil end
-  local line = curio.timeout_after(5, function() return s:as_stream():readline() end)
+  local line
+  ok, line = pcall(curio.timeout_after, 5, function() return s:as_stream():readline() end)
   s:close()
-  if not line then return nil end
+  if not ok or not line then return nil end
   local index, pid = line:match("^(%d+) (%d+)")
   return tonumber(index), tonumber(pid)
 end
