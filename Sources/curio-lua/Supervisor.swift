@@ -10,9 +10,11 @@ import Glibc
 ///   while the worker keeps dying within 10 s of its start, and is 0.1 s again once
 ///   one ran longer; why it died (exit status or signal) is logged on stderr;
 /// - a worker that exits with status 0 finished its work: it is not restarted;
-/// - SIGINT, SIGTERM and SIGHUP are forwarded to every worker and end the
-///   supervision: nothing is restarted any more, and the supervisor exits once
-///   every worker has (status 0, or 130 after SIGINT).
+/// - SIGINT, SIGTERM and SIGHUP are forwarded to every worker. SIGINT and SIGTERM
+///   end the supervision: nothing is restarted any more, and the supervisor exits
+///   once every worker has (status 0, or 130 after SIGINT). SIGHUP does not: a
+///   worker that handles it goes on, one that dies of it is restarted at once
+///   (a reload of the script).
 /// Workers get CURIO_PROCESS_INDEX (1...N) and CURIO_SUPERVISOR_PID; `Worker.adopt`
 /// takes them out of the environment and asks the kernel for SIGKILL when the
 /// supervisor dies, so no worker outlives it.
@@ -107,7 +109,8 @@ struct Supervisor {
             } else {
                 sig = sigwaitinfo(&set, &info)
             }
-            if sig == SIGINT || sig == SIGTERM || sig == SIGHUP { stop(sig) }
+            if sig == SIGINT || sig == SIGTERM { stop(sig) }
+            if sig == SIGHUP { forward(sig) }
         }
         return stopSignal == SIGINT ? 130 : 0
     }
@@ -115,10 +118,12 @@ struct Supervisor {
     /// Forwards `sig` to every worker; nothing is restarted from now on.
     private mutating func stop(_ sig: Int32) {
         if stopSignal == 0 || sig == SIGINT { stopSignal = sig }
-        for i in workers.indices {
-            workers[i].restartAt = nil
-            if workers[i].pid > 0 { kill(workers[i].pid, sig) }
-        }
+        for i in workers.indices { workers[i].restartAt = nil }
+        forward(sig)
+    }
+
+    private func forward(_ sig: Int32) {
+        for w in workers where w.pid > 0 { kill(w.pid, sig) }
     }
 
     private mutating func reap() {
@@ -137,7 +142,9 @@ struct Supervisor {
                 log("worker \(i + 1) (pid \(pid)) \(why): its work is done, not restarted")
                 continue
             }
-            let d = ran >= Supervisor.healthyRun || workers[i].delay == 0
+            // Dying of SIGHUP (forwarded, say) is a reload, not a failure: no backoff.
+            let reload = sig == SIGHUP
+            let d = ran >= Supervisor.healthyRun || workers[i].delay == 0 || reload
                 ? Supervisor.firstDelay : min(workers[i].delay * 2, Supervisor.maxDelay)
             workers[i].delay = d
             workers[i].restartAt = csys_monotonic() + d
