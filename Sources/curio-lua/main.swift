@@ -8,13 +8,6 @@ import Glibc
 
 // `-E` must be known before the standard libraries read LUA_PATH/LUA_CPATH.
 var args = Array(CommandLine.arguments.dropFirst())
-
-// `--processes N`: this process only supervises workers (Supervisor.swift).
-if let (n, rest) = Supervisor.parse(args) {
-    var s = Supervisor(count: n, argv: [CommandLine.arguments[0]] + rest)
-    exit(s.run())
-}
-let processIndex = Worker.adopt()
 var ignoreEnv = false
 for a in args {
     if a == "-E" { ignoreEnv = true }
@@ -24,6 +17,13 @@ for a in args {
 // A write into a pipe whose reader has gone is an EPIPE error, as in Python, Go and
 // Rust programs, never a process-killing SIGPIPE (children get the default back).
 signal(SIGPIPE, SIG_IGN)
+
+// `--processes N`: this process only supervises workers (Supervisor.swift).
+if let (n, rest) = Supervisor.parse(args) {
+    var s = Supervisor(count: n, argv: [CommandLine.arguments[0]] + rest)
+    exit(s.run())
+}
+let processIndex = Worker.adopt()
 
 do {
     let rt = try LuaRuntime(ignoreEnvironment: ignoreEnv)
