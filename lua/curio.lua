@@ -79,7 +79,7 @@ local lazy = {
   open_file = { "curio.io", "open_file" }, aopen = { "curio.io", "open_file" },
   stdin = { "curio.io", "stdin" }, stdout = { "curio.io", "stdout" },
   stderr = { "curio.io", "stderr" },
-  process_index = { "curio.workers", "process_index" },
+  process_index = { "curio.processes", "process_index" },
 }
 
 setmetatable(curio, {

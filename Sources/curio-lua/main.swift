@@ -32,7 +32,7 @@ do {
     _ = rt.withLuaState { curio_lineedit_install(UnsafeMutableRawPointer($0)) }
     // The LuaLS stubs, for `curio-lua --types DIR`.
     _ = rt.withLuaState { curio_stubs_install(UnsafeMutableRawPointer($0)) }
-    if let processIndex { _ = rt.callModule("curio.workers", "_set_index", [processIndex]) }
+    if let processIndex { _ = rt.callModule("curio.processes", "_set_index", [processIndex]) }
     let (status, err) = rt.callModule("curio.cli", "main", [CommandLine.arguments[0]] + args)
     if let err {
         csys_eprint("curio-lua: \(err)\n")

@@ -39,10 +39,15 @@ local function eventually(secs, cond)
   return nil
 end
 
+-- Supervisors started by the current test: after_each cleans up what a failed
+-- test left running.
+local started = {}
+
 -- Starts `curio-lua --processes N script args` in the background, through a
 -- shell that records its exit status. Returns a handle.
 local function supervise(n, script, args)
   local h = { log = os.tmpname(), pidfile = os.tmpname(), rcfile = os.tmpname() }
+  started[#started + 1] = h
   os.remove(h.rcfile)
   os.execute(("( '%s' --processes %s '%s' %s > %s 2>&1 & echo $! > %s; wait $!; echo $? > %s ) >/dev/null 2>&1 &"):format(
     exe, n, script, args or "", h.log, h.pidfile, h.rcfile))
@@ -63,7 +68,16 @@ local function supervise(n, script, args)
   end
   function h.kill(sig) os.execute(("kill -%s %d 2>/dev/null"):format(sig, h.pid)) end
   function h.cleanup()
-    for _, w in ipairs(h.workers()) do os.execute("kill -9 " .. w .. " 2>/dev/null") end
+    if h.cleaned then return end
+    h.cleaned = true
+    -- SIGTERM first: the supervisor stops its workers (a SIGKILLed worker would
+    -- be restarted); then SIGKILL whatever is left.
+    local workers = h.workers()
+    if alive(h.pid) then
+      h.kill("TERM")
+      eventually(5, function() return not alive(h.pid) end)
+    end
+    for _, w in ipairs(workers) do os.execute("kill -9 " .. w .. " 2>/dev/null") end
     h.kill("KILL")
     os.remove(h.log); os.remove(h.pidfile); os.remove(h.rcfile)
   end
@@ -84,6 +98,11 @@ local function ask(port)
 end
 
 describe("curio-lua --processes", function()
+  after_each(function()
+    for _, h in ipairs(started) do h.cleanup() end
+    started = {}
+  end)
+
   it("spreads connections over every worker, each knowing its index", function()
     local port = free_port()
     local h = supervise(2, SERVER, port)

@@ -1,4 +1,4 @@
--- curio.workers: this process's place among the workers of
+-- curio.processes: this process's place among the workers of
 -- `curio-lua --processes N script.lua` (docs/processes.md).
 local M = {}
 
