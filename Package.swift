@@ -15,7 +15,7 @@ let package = Package(
         // Syscalls and macros Swift cannot call directly (epoll's packed struct, signals).
         .target(name: "CSys"),
         // Everything that touches Lua's API in a way that may raise (longjmp) lives in C.
-        .target(name: "CLuaShim", dependencies: ["CLua54"]),
+        .target(name: "CLuaShim", dependencies: ["CLua54", "COpenSSL"]),
         .target(name: "CurioKernel", dependencies: ["CSys"]),
         .target(name: "CurioLua", dependencies: ["CurioKernel", "CLuaShim", "CLua54", "CSys"]),
         // The REPL's line editing: Debian's libedit (libedit-dev), linked by the CLI only.

@@ -57,6 +57,9 @@ else
   echo "wrk not installed (apt-get install wrk): HTTP figures skipped" >&2
 fi
 
+# --- workers: thread/process pools and the transfer codec (own table)
+benchmarks/workers.sh "$CURIO" "$SCALE" >"$OUT/workers" 2>>"$OUT/errors" || echo "workers benchmark failed" >>"$OUT/errors"
+
 python3 - "$OUT" <<'PY'
 import os, statistics, sys
 out = sys.argv[1]
@@ -117,6 +120,9 @@ w = [max(len(r[i]) for r in rows) for i in range(5)]
 for i, r in enumerate(rows):
     print(" | ".join(x.ljust(w[j]) for j, x in enumerate(r)))
     if i == 0: print("-+-".join("-" * x for x in w))
+wk = lines("workers")
+if any(l.strip() for l in wk):
+    print("\n" + "\n".join(l for l in wk if l.strip()))
 errs = lines("errors")
 if any(e.strip() for e in errs):
     print("\nerrors:\n" + "\n".join(e for e in errs if e.strip()))
@@ -126,6 +132,9 @@ PY
 echo
 benchmarks/runner.sh "$CURIO"
 echo; benchmarks/subprocess.sh "$CURIO" || echo "subprocess benchmark failed" >&2
+
+# --- TLS (curio.ssl against a C epoll + OpenSSL server): its own table
+ROUNDS=$ROUNDS SECS=$SECS benchmarks/tls_bench.sh "$CURIO"
 
 # --- the release build next to one with -enforce-exclusivity=unchecked
 if [ "$SMOKE" = 1 ]; then

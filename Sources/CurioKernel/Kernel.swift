@@ -220,6 +220,21 @@ public final class Kernel {
         threadPool.submit(token: token, work)
     }
 
+    /// A token for a completion another thread will post to the inbox later
+    /// (`inbox.post(token:)`); `completion` runs on the kernel thread. Used by
+    /// waiters on objects shared between threads (Universal queues and events).
+    public func expectExternal(_ completion: @escaping (any Sendable) -> Void) -> Int {
+        let token = nextExternalToken
+        nextExternalToken += 1
+        pendingExternal[token] = completion
+        return token
+    }
+
+    /// Drops an expected completion: a later post of `token` is ignored.
+    public func forgetExternal(_ token: Int) {
+        pendingExternal[token] = nil
+    }
+
     /// Notes deliveries of `sig` (via the wake-up fd); they are reported through
     /// `onSignal` on the kernel thread.
     public func watchSignal(_ sig: Int32) throws(KernelError) {

@@ -167,6 +167,8 @@ public final class LuaRuntime {
         var onCancel: (() -> Void)?
     }
     @exclusivity(unchecked) private var jobs: [Int: Job] = [:]
+    /// Swift functions Lua calls on the thread pool (`registerBlocking`).
+    var blockingFunctions: [String: BlockingFunction] = [:]
     private var nextJobId = 1
 
     /// Starts `work` on the kernel's thread pool and returns a job id. A task waits
@@ -192,6 +194,27 @@ public final class LuaRuntime {
             _ = self
         }
         return id
+    }
+
+    /// A job completed by someone else than the pool (a waiter on a Universal
+    /// object): its id, and the completion to call on the kernel thread.
+    /// `onCancel` runs if the waiting task is cancelled first.
+    func makeJob(onCancel: @escaping () -> Void) -> (Int, (any Sendable) -> Void) {
+        let id = nextJobId
+        nextJobId += 1
+        let job = Job()
+        job.onCancel = onCancel
+        jobs[id] = job
+        return (id, { [weak self, weak job] result in
+            guard let job, !job.done else { return }
+            job.result = result
+            job.done = true
+            job.onCancel = nil
+            if let w = job.waiter {
+                job.waiter = nil
+                self?.kernel?.resumeExternal(w, .value(0))
+            }
+        })
     }
 
     /// The result of a finished job (removing it), or nil if it is unknown or still
@@ -262,7 +285,7 @@ public final class LuaRuntime {
         case .wqLen:
             lua_pushinteger(L, lua_Integer(waitQueue(int(L, 2))?.count ?? 0))
             return 1
-        case .taskIds, .taskGet, .debugLog, .debugSet, .signalSelf:
+        case .taskIds, .taskGet, .debugLog, .debugSet:
             return diagnosticsCall(L, call)
         default:
             break
@@ -355,10 +378,12 @@ public final class LuaRuntime {
             return pushString(L, s)
         case .resolve, .jobResult, .fileOpen, .fileRead, .fileWrite, .fileClose:
             return extensionCall(L, call, nargs: nargs)
+        case .threadSubmit, .threadResult, .universalWait, .hostCall:
+            return workerCall(L, call, nargs: nargs)
         case .sigWatch, .sigUnwatch, .sigTotal, .sigEpoch:
             return signalCall(L, call)
         case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen,
-             .taskIds, .taskGet, .debugLog, .debugSet, .signalSelf, .virtualClock, .interruptTarget:
+             .taskIds, .taskGet, .debugLog, .debugSet, .virtualClock, .interruptTarget:
             return 0 // answered above
         }
     }

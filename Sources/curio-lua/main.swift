@@ -8,6 +8,8 @@ import Glibc
 
 // `-E` must be known before the standard libraries read LUA_PATH/LUA_CPATH.
 var args = Array(CommandLine.arguments.dropFirst())
+// A worker process of curio.run_in_process (lua/curio/workers.lua).
+runWorkerProcessIfRequested()
 var ignoreEnv = false
 for a in args {
     if a == "-E" { ignoreEnv = true }

@@ -160,6 +160,64 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(k.leaveDeadline(t, prior: nil, timeoutClock: nil), .propagate)
     }
 
+    /// curio's trap_cancel_task: a cancelled task's deadlines no longer fire while
+    /// the cancellation unwinds; one set during the cleanup does.
+    func testCancelVoidsTheTasksDeadlines() throws {
+        let k = try Kernel()
+        var t: TaskRecord!
+        var prior: Double?
+        var cleanupResumption: Resumption?
+        let body = ScriptedBody { n, r in
+            switch n {
+            case 0:
+                prior = k.enterDeadline(t, k.clock() + 0.02)
+                return .sleep(until: k.clock() + 10) // cancelled here
+            case 1:
+                return .sleep(until: k.clock() + 0.1) // cleanup past the old deadline
+            case 2:
+                cleanupResumption = r
+                XCTAssertEqual(k.leaveDeadline(t, prior: prior, timeoutClock: nil), .propagate)
+                XCTAssertNil(t.timeout)
+                return .exit
+            default:
+                return .exit
+            }
+        }
+        t = k.spawn(body)
+        let canceller = k.spawn(ScriptedBody { n, _ in
+            if n == 0 { return .sleep(until: 0) }
+            k.cancel(t)
+            return .exit
+        })
+        k.runUntilComplete(t)
+        _ = canceller
+        guard case .value = cleanupResumption else { return XCTFail("the old deadline fired during cleanup") }
+        XCTAssertEqual(body.resumptions.count, 2)
+    }
+
+    /// No number a trap carries can crash the kernel: NaN counts as "now" for a
+    /// sleep and as "none" for a deadline; +inf sleeps until cancelled.
+    func testNaNAndInfiniteTimesAreHarmless() throws {
+        let k = try Kernel()
+        var t: TaskRecord!
+        let body = ScriptedBody { n, _ in
+            switch n {
+            case 0: return .sleep(until: .nan)
+            case 1:
+                _ = k.enterDeadline(t, .nan)
+                XCTAssertNil(t.timeout)
+                return .sleep(until: -.infinity)
+            default: return .exit
+            }
+        }
+        t = k.spawn(body)
+        let sleeper = k.spawn(ScriptedBody { n, _ in n == 0 ? .sleep(until: .infinity) : .exit })
+        k.run(while: { !t.terminated })
+        XCTAssertFalse(sleeper.terminated)
+        k.cancel(sleeper)
+        k.run(while: { !sleeper.terminated })
+    }
+
     func testCancelledTimeoutsDoNotPileUp() throws {
         let k = try Kernel()
         let t = k.spawn(ScriptedBody { _, _ in .exit })
@@ -233,6 +291,42 @@ final class KernelTests: XCTestCase {
         k.runUntilComplete(t)
         XCTAssertEqual(got, 42)
         XCTAssertEqual(body.resumptions, [.value(1)])
+    }
+
+    /// Jobs submitted back to back, before an idle thread wakes, each get a thread:
+    /// two jobs that wait for each other (the two ends of a FIFO) never share one.
+    func testJobsThatWaitForEachOtherGetTheirOwnThreads() throws {
+        let k = try Kernel()
+        var t: TaskRecord!
+        var results: [Int] = []
+        let body = ScriptedBody { n, _ in
+            switch n {
+            case 0: // one job first, so that an idle thread exists
+                k.runInThread({ () -> any Sendable in 0 }, completion: { _ in k.resumeExternal(t, .value(0)) })
+                return .external(.threadWait, cancel: nil)
+            case 1:
+                let a = Semaphore(), b = Semaphore()
+                var left = 2
+                for (mine, other) in [(a, b), (b, a)] {
+                    k.runInThread({ () -> any Sendable in
+                        other.post()
+                        mine.wait()
+                        return 1
+                    }, completion: { r in
+                        results.append(r as? Int ?? -1)
+                        left -= 1
+                        if left == 0 { k.resumeExternal(t, .value(0)) }
+                    })
+                }
+                return .external(.threadWait, cancel: nil)
+            default:
+                return .exit
+            }
+        }
+        t = k.spawn(body)
+        let started = k.clock()
+        k.run(while: { !t.terminated && k.clock() - started < 5 })
+        XCTAssertEqual(results, [1, 1])
     }
 
     func testThreadPoolThreadsEndWithTheirKernel() throws {

@@ -28,6 +28,19 @@ end
 
 local problems = {}
 
+-- The hot methods of the synchronization primitives and queues check self by a
+-- field of their own, with no C call (docs/reference.md): a number or boolean self
+-- gets Lua's own "attempt to index" there. Everything else is checked in full.
+local HOT = {}
+for _, m in ipairs { "Event:set", "Event:clear", "Event:wait", "Event:is_set", "Lock:acquire",
+  "Lock:release", "Lock:locked", "RLock:acquire", "RLock:release", "Semaphore:acquire",
+  "Semaphore:release", "BoundedSemaphore:acquire", "BoundedSemaphore:release", "Queue:put",
+  "Queue:get", "Queue:qsize", "Queue:empty", "Queue:full", "PriorityQueue:put", "PriorityQueue:get",
+  "PriorityQueue:qsize", "PriorityQueue:empty", "PriorityQueue:full", "LifoQueue:put", "LifoQueue:get",
+  "LifoQueue:qsize", "LifoQueue:empty", "LifoQueue:full" } do
+  HOT[m] = true
+end
+
 -- Checks one call's outcome.
 local function check(what, ok, err)
   if ok then return end
@@ -63,6 +76,7 @@ end
 -- A method called with a bad self, then with bad arguments.
 local function probe_method(name, make, method, args)
   for _, self in ipairs { 5, "x", {}, false } do
+    if HOT[name] and (self == 5 or self == false) then goto next end
     local obj = make()
     local ok, err = pcall(curio.ignore_after, 0.02, call, obj[method], self, table.unpack(args or {}))
     check(("%s(self=%s)"):format(name, show(self)), ok, err)
@@ -72,6 +86,7 @@ local function probe_method(name, make, method, args)
         problems[#problems + 1] = name .. " with a bad self -> " .. s
       end
     end
+    ::next::
   end
   do
     local obj = make()
@@ -131,6 +146,28 @@ describe("every public function with bad arguments", function()
     probe("socket.fromfd", socket.fromfd, { 0, n = 1 })
     probe("socket.getaddrinfo", socket.getaddrinfo, { "127.0.0.1", 80, socket.AF_INET, socket.SOCK_STREAM, n = 4 })
     probe("socket.gethostbyname", socket.gethostbyname, { "127.0.0.1", n = 1 })
+    report()
+  end)
+
+  it("the workers, subprocess and signal modules", function()
+    local subprocess, signal = require "curio.subprocess", require "curio.signal"
+    probe("run_in_thread", curio.run_in_thread, { "string.len", "x", n = 2 })
+    probe("UniversalQueue", curio.UniversalQueue, { 1, n = 1 })
+    probe("Channel", curio.Channel, { "127.0.0.1", 1, n = 2 })
+    probe("subprocess.run", subprocess.run, { { "true" }, {}, n = 2 })
+    probe("subprocess.Popen", subprocess.Popen, { { "true" }, {}, n = 2 })
+    probe("subprocess.check_output", subprocess.check_output, { { "true" }, {}, n = 2 })
+    probe("SignalQueue", curio.SignalQueue, { signal.SIGUSR2, n = 1 })
+    probe("signal.kill", signal.kill, { 0, 0, n = 2 })
+    local ssl = require "curio.ssl"
+    probe("ssl.create_default_context", ssl.create_default_context, { "client", n = 1 })
+    probe("ssl.context", ssl.context, { {}, n = 1 })
+    probe("ssl.context{}", function(v) return ssl.context { verify = v, alpn_protocols = v, ciphers = v,
+      min_version = v, certfile = v } end, { false, n = 1 })
+    local ctx = ssl.create_default_context("client")
+    probe("ctx:wrap_socket", function(...) return ctx:wrap_socket(...) end, { socket.tcp(), {}, n = 2 })
+    local q = curio.UniversalQueue()
+    probe("UniversalQueue:put", function(...) return q:put(...) end, { 1, n = 1 })
     report()
   end)
 

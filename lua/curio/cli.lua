@@ -31,7 +31,7 @@ Available options are:
   --processes N|auto  run the script in N worker processes (auto: one per CPU)
   -W        turn warnings on
   --monitor     serve the monitor (CURIO_MONITOR_ADDR, default 127.0.0.1:48802)
-  --debug LIST  debug options: longblock[=S],schedtrace,traptrace,-logcrash
+  --debug LIST  debug options: longblock[=S],schedtrace,traptrace,-logcrash,ssl
   --        stop handling options
   -         stop handling options and execute stdin
 ]==]):format(progname, progname, progname))

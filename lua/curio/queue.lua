@@ -115,15 +115,15 @@ end
 -- Items handed to woken getters count until those getters run (curio appends
 -- them to the queue): a producer is never more than maxsize items ahead.
 function Queue:qsize()
-  if getmetatable(self) ~= Queue then check.badself("qsize", self, "Queue") end
+  if self == nil or self._handoff == nil then check.badself("qsize", self, "Queue") end -- hot: no C call
   return self._s.n + self._handoff.n
 end
 function Queue:empty()
-  if getmetatable(self) ~= Queue then check.badself("empty", self, "Queue") end
+  if self == nil or self._handoff == nil then check.badself("empty", self, "Queue") end -- hot: no C call
   return self._s.n + self._handoff.n == 0
 end
 function Queue:full()
-  if getmetatable(self) ~= Queue then check.badself("full", self, "Queue") end
+  if self == nil or self._handoff == nil then check.badself("full", self, "Queue") end -- hot: no C call
   local max = self._maxsize
   return max > 0 and self._s.n + self._handoff.n >= max
 end
@@ -132,7 +132,7 @@ local kcall, OP_CURRENT = K.kcall, K.K.CURRENT
 
 --- put(item): never suspends unless the queue is bounded and full.
 function Queue:put(item)
-  if getmetatable(self) ~= Queue then check.badself("put", self, "Queue") end
+  if self == nil or self._handoff == nil then check.badself("put", self, "Queue") end -- hot: no C call
   if item == nil then error(errors.CurioError("cannot put nil into a queue"), 2) end
   local max = self._maxsize
   local full = max > 0 and self._s.n + self._handoff.n >= max
@@ -157,7 +157,7 @@ end
 
 --- get(): the next item, waiting (FIFO among getters) while the queue is empty.
 function Queue:get()
-  if getmetatable(self) ~= Queue then check.badself("get", self, "Queue") end
+  if self == nil or self._handoff == nil then check.badself("get", self, "Queue") end -- hot: no C call
   local s = self._s
   if s.n > 0 then
     local item = self._st.pop(s)
@@ -171,6 +171,7 @@ function Queue:get()
   end
   kwait(self._getters, QUEUE_WAIT) -- raises NotInTask outside a task
   local item = fifo.pop(self._handoff)
+  if self._maxsize == 0 then return item end -- unbounded: no putter ever waits
   -- The handed item no longer counts: room for a waiting putter's item, which goes
   -- to the next waiting getter, if any, else into the queue.
   local n, putter = kwake(self._putters, 1)

@@ -17,6 +17,10 @@ local M = {}
 -- call decides how large its coroutine's stack must grow).
 local kcall, OP_CURRENT = K.kcall, K.K.CURRENT
 
+-- Methods check self as lauxlib does (its metatable). The hot ones (a hand-off is
+-- a few hundred instructions, a C call such as getmetatable another ~300) check a
+-- field of their own instead: nil, a string or another object is reported as a bad
+-- self all the same; a number or boolean self gets Lua's own "attempt to index".
 local getmetatable, badself = getmetatable, check.badself
 
 local function class(name)
@@ -51,20 +55,20 @@ M.Event = function()
 end
 function Event:_describe() return self._set and "set" or ("unset, waiting=" .. waiting(self._wq)) end
 function Event:is_set()
-  if getmetatable(self) ~= Event then badself("is_set", self, "Event") end
+  if self == nil or self._set == nil then badself("is_set", self, "Event") end -- hot: no C call
   return self._set
 end
 function Event:set()
-  if getmetatable(self) ~= Event then badself("set", self, "Event") end
+  if self == nil or self._set == nil then badself("set", self, "Event") end -- hot: no C call
   self._set = true
   kwake(self._wq, math.maxinteger)
 end
 function Event:clear()
-  if getmetatable(self) ~= Event then badself("clear", self, "Event") end
+  if self == nil or self._set == nil then badself("clear", self, "Event") end -- hot: no C call
   self._set = false
 end
 function Event:wait()
-  if getmetatable(self) ~= Event then badself("wait", self, "Event") end
+  if self == nil or self._set == nil then badself("wait", self, "Event") end -- hot: no C call
   if self._set then return end
   return kwait(self._wq, STATE.EVENT_WAIT) -- the trap raises NotInTask outside a task
 end
@@ -77,11 +81,11 @@ M.Lock = function()
 end
 function Lock:_describe() return self._owner and "locked" or "unlocked" end
 function Lock:locked()
-  if getmetatable(self) ~= Lock then badself("locked", self, "Lock") end
+  if self == nil or self._owner == nil then badself("locked", self, "Lock") end -- hot: no C call
   return self._owner ~= false
 end
 function Lock:acquire()
-  if getmetatable(self) ~= Lock then badself("acquire", self, "Lock") end
+  if self == nil or self._owner == nil then badself("acquire", self, "Lock") end -- hot: no C call
   local me = kcall(OP_CURRENT) or K.not_in_task(2)
   if self._owner == false then
     self._owner = me
@@ -91,7 +95,7 @@ function Lock:acquire()
   return true
 end
 function Lock:release()
-  if getmetatable(self) ~= Lock then badself("release", self, "Lock") end
+  if self == nil or self._owner == nil then badself("release", self, "Lock") end -- hot: no C call
   if self._owner == false then error(CurioError("Lock is not acquired"), 2) end
   local n, next_owner = kwake(self._wq, 1)
   self._owner = n > 0 and next_owner or false
@@ -110,7 +114,7 @@ function RLock:locked()
   return self._owner ~= false
 end
 function RLock:acquire()
-  if getmetatable(self) ~= RLock then badself("acquire", self, "RLock") end
+  if self == nil or self._count == nil then badself("acquire", self, "RLock") end -- hot: no C call
   local me = kcall(OP_CURRENT) or K.not_in_task(2)
   if self._owner == false then
     self._owner, self._count = me, 1
@@ -122,7 +126,7 @@ function RLock:acquire()
   return true
 end
 function RLock:release()
-  if getmetatable(self) ~= RLock then badself("release", self, "RLock") end
+  if self == nil or self._count == nil then badself("release", self, "RLock") end -- hot: no C call
   local me = K.current()
   if self._owner == false or self._owner ~= me then
     error(CurioError("RLock can only be released by the task that holds it"), 2)
@@ -159,8 +163,7 @@ function Semaphore:locked()
   return self._value == 0
 end
 function Semaphore:acquire()
-  local mt = getmetatable(self)
-  if mt ~= Semaphore and mt ~= BoundedSemaphore then badself("acquire", self, "Semaphore") end
+  if self == nil or self._value == nil then badself("acquire", self, "Semaphore") end -- hot: no C call
   if self._value > 0 then
     if not kcall(OP_CURRENT) then K.not_in_task(2) end
     self._value = self._value - 1
@@ -170,8 +173,7 @@ function Semaphore:acquire()
   return true
 end
 function Semaphore:release()
-  local mt = getmetatable(self)
-  if mt ~= Semaphore and mt ~= BoundedSemaphore then badself("release", self, "Semaphore") end
+  if self == nil or self._value == nil then badself("release", self, "Semaphore") end -- hot: no C call
   if kwake(self._wq, 1) == 0 then
     self._value = self._value + 1
   end

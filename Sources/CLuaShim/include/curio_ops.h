@@ -42,12 +42,16 @@
     X(SIG_UNWATCH, sigUnwatch, 201) \
     X(SIG_TOTAL, sigTotal, 202) \
     X(SIG_EPOCH, sigEpoch, 203) \
+    /* workers (LuaRuntime+Workers.swift) */ \
+    X(THREAD_SUBMIT, threadSubmit, 300) \
+    X(THREAD_RESULT, threadResult, 301) \
+    X(UNIVERSAL_WAIT, universalWait, 302) \
+    X(HOST_CALL, hostCall, 303) \
     /* monitor and diagnostics (LuaDiagnostics.swift) */ \
     X(TASK_IDS, taskIds, 350) \
     X(TASK_GET, taskGet, 351) \
     X(DEBUG_LOG, debugLog, 352) \
-    X(DEBUG_SET, debugSet, 353) \
-    X(SIGNAL_SELF, signalSelf, 354)
+    X(DEBUG_SET, debugSet, 353)
 
 #define CURIO_TRAPS(X) \
     X(SLEEP, sleep, 1) \
