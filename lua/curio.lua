@@ -84,6 +84,7 @@ local lazy = {
   channel = "curio.channel", Channel = { "curio.channel", "Channel" },
   UniversalQueue = { "curio.universal", "UniversalQueue" },
   UniversalEvent = { "curio.universal", "UniversalEvent" },
+  process_index = { "curio.processes", "process_index" },
 }
 
 setmetatable(curio, {

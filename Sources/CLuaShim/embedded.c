@@ -94,7 +94,9 @@ static const char m_diagnostics[] = {
 static const char m_monitor[] = {
 #embed "../../lua/curio/monitor.lua"
 , 0};
-
+static const char m_processes[] = {
+#embed "../../lua/curio/processes.lua"
+, 0};
 static const char m_embed[] = {
 #embed "../../lua/curio/embed.lua"
 , 0};
@@ -130,6 +132,7 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.signal", m_signal, sizeof m_signal - 1},
     {"curio.diagnostics", m_diagnostics, sizeof m_diagnostics - 1},
     {"curio.monitor", m_monitor, sizeof m_monitor - 1},
+    {"curio.processes", m_processes, sizeof m_processes - 1},
 };
 
 const char *cl_embedded_source(const char *name, size_t *len) {

@@ -20,8 +20,11 @@ public final class LuaRuntime {
     private lazy var taskBody = LuaTaskBody(runtime: self)
     lazy var diagnostics = LuaDiagnostics(runtime: self)
     private let host: UnsafeMutablePointer<curio_host>
+    // Exclusivity: a runtime is used by one thread, and no access to these spans a
+    // call into Lua, so the ones every kernel call reads skip the dynamic check
+    // (benchmarks/README.md, "Fast without our build flags").
     /// The kernel of the current `curio.run`, if any (a fresh one per run).
-    public private(set) var kernel: Kernel?
+    @exclusivity(unchecked) public private(set) var kernel: Kernel?
     private var running = false
     /// The virtual clock setting for this runtime's kernels (curio.test, --virtual-clock).
     private var virtualClock = false
@@ -32,10 +35,10 @@ public final class LuaRuntime {
     /// Signals watched by `curio.signal` during the current run.
     let signals = SignalWatches()
     private var mainTask: TaskRecord?
-    private var waitQueues: [WaitQueue?] = []
-    private var freeQueueIds: [Int] = []
+    @exclusivity(unchecked) private var waitQueues: [WaitQueue?] = []
+    @exclusivity(unchecked) private var freeQueueIds: [Int] = []
     /// Whether SIGINT cancels the main task (the CLI sets this).
-    public var handlesInterrupt = false
+    @exclusivity(unchecked) public var handlesInterrupt = false
     /// The embedding host (Embedding/), if this runtime belongs to a `LuaHost`.
     weak var embedding: EmbedCore?
     /// Set by the embedding host while it spawns a call task outside any task.
@@ -167,7 +170,7 @@ public final class LuaRuntime {
         /// Runs when the waiting task is cancelled (to unblock the pool thread).
         var onCancel: (() -> Void)?
     }
-    private var jobs: [Int: Job] = [:]
+    @exclusivity(unchecked) private var jobs: [Int: Job] = [:]
     /// Swift functions Lua calls on the thread pool (`registerBlocking`).
     var blockingFunctions: [String: BlockingFunction] = [:]
     private var nextJobId = 1

@@ -20,6 +20,13 @@ for a in args {
 // Rust programs, never a process-killing SIGPIPE (children get the default back).
 signal(SIGPIPE, SIG_IGN)
 
+// `--processes N`: this process only supervises workers (Supervisor.swift).
+if let (n, rest) = Supervisor.parse(args) {
+    var s = Supervisor(count: n, argv: [CommandLine.arguments[0]] + rest)
+    exit(s.run())
+}
+let processIndex = Worker.adopt()
+
 do {
     let rt = try LuaRuntime(ignoreEnvironment: ignoreEnv)
     rt.handlesInterrupt = true
@@ -27,6 +34,7 @@ do {
     _ = rt.withLuaState { curio_lineedit_install(UnsafeMutableRawPointer($0)) }
     // The LuaLS stubs, for `curio-lua --types DIR`.
     _ = rt.withLuaState { curio_stubs_install(UnsafeMutableRawPointer($0)) }
+    if let processIndex { _ = rt.callModule("curio.processes", "_set_index", [processIndex]) }
     let (status, err) = rt.callModule("curio.cli", "main", [CommandLine.arguments[0]] + args)
     if let err {
         csys_eprint("curio-lua: \(err)\n")

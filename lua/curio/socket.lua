@@ -15,7 +15,10 @@ local OP_RESOLVE, OP_JOB_RESULT = K.K.RESOLVE, K.K.JOB_RESULT
 local EAGAIN, EINPROGRESS, EBUSY, EBADF = c.EAGAIN, c.EINPROGRESS, c.EBUSY, c.EBADF
 local c_recv, c_send, c_accept, c_recvfrom, c_sendto = c.recv, c.send, c.accept, c.recvfrom, c.sendto
 local math_type, setmetatable, error, type = math.type, setmetatable, error, type
-local getmetatable, rawget = getmetatable, rawget
+-- debug.getmetatable: the base getmetatable looks up a `__metatable` field (a string
+-- push and a strcmp in the string cache), ~250 instructions per check on every
+-- recv and sendall (benchmarks/README.md). Socket has no such field: same answer.
+local getmetatable, rawget = debug.getmetatable, rawget
 
 local M = {}
 for _, k in ipairs { "AF_INET", "AF_INET6", "AF_UNIX", "AF_UNSPEC", "SOCK_STREAM", "SOCK_DGRAM",
