@@ -37,7 +37,8 @@ for _, m in ipairs { "Event:set", "Event:clear", "Event:wait", "Event:is_set", "
   "Semaphore:release", "BoundedSemaphore:acquire", "BoundedSemaphore:release", "Queue:put",
   "Queue:get", "Queue:qsize", "Queue:empty", "Queue:full", "PriorityQueue:put", "PriorityQueue:get",
   "PriorityQueue:qsize", "PriorityQueue:empty", "PriorityQueue:full", "LifoQueue:put", "LifoQueue:get",
-  "LifoQueue:qsize", "LifoQueue:empty", "LifoQueue:full" } do
+  "LifoQueue:qsize", "LifoQueue:empty", "LifoQueue:full", "recv", "send", "sendall", "stream:read",
+  "stream:readline", "stream:write", "file:read" } do
   HOT[m] = true
 end
 

@@ -327,7 +327,7 @@ end
 local recv_size = 0 -- the last size recv checked (programs mostly ask for one size)
 
 function Socket:recv(maxbytes)
-  if getmetatable(self) ~= Socket and not socketlike(self) then badself("recv", self, "socket") end
+  if self == nil or self._fd == nil then badself("recv", self, "socket") end -- hot: no C call
   if maxbytes ~= recv_size then
     maxbytes = check_size(maxbytes, 1, "recv")
     recv_size = maxbytes
@@ -356,7 +356,7 @@ end
 
 --- send(data) -> number of bytes sent (at least one, unless data is "").
 function Socket:send(data)
-  if getmetatable(self) ~= Socket and not socketlike(self) then badself("send", self, "socket") end
+  if self == nil or self._fd == nil then badself("send", self, "socket") end -- hot: no C call
   if type(data) ~= "string" then check_string(data, 1, "send") end
   local fd = self._fd
   while true do
@@ -371,7 +371,7 @@ end
 --- sendall(data): sends everything. If cancelled (or failing) part-way, the
 --- error carries err.bytes_sent.
 function Socket:sendall(data)
-  if getmetatable(self) ~= Socket and not socketlike(self) then badself("sendall", self, "socket") end
+  if self == nil or self._fd == nil then badself("sendall", self, "socket") end -- hot: no C call
   local fd, sent = self._fd, 0
   repeat
     local n, err = c_send(fd, data, sent)
