@@ -40,3 +40,6 @@ files["Tests"] = { std = "+curio_test", allow_defined_top = true, max_line_lengt
 files["Tests/lua/fixtures"] = { std = "+curio_test", allow_defined_top = true, ignore = { "211", "212", "111", "112", "113" } }
 -- busted-style test files anywhere (examples/backoff_spec.lua)
 files["**/*_spec.lua"] = { std = "+curio_test" }
+
+-- The example host's plugins define `handle` for the host and call its `host` module.
+files["examples/swift-host/plugins"] = { globals = { "handle" }, read_globals = { "host", "notices" } }

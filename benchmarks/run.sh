@@ -41,27 +41,24 @@ for conf in "100 64" "1000 4096"; do
   done
 done
 
-# --- HTTP keep-alive under wrk (Debian's wrk), against a C server
+# --- HTTP keep-alive under wrk (Debian's wrk), against a C server: one curio-lua
+# process pinned to CPU 0 as the C server (wrk on CPU 1), then `--processes N` (one
+# worker per CPU) unpinned, wrk too: on a 2-core machine the client shares the
+# cores, so CPU per request is the figure to compare (benchmarks/http.sh).
 if command -v wrk >/dev/null; then
-  http_run() { # label server...
-    local label=$1; shift
-    port=$((port + 1))
-    local cmd=("${@//\{port\}/$port}")
-    "${cmd[@]}" >/dev/null 2>&1 &
-    local pid=$!
-    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
-    local rps
-    rps=$(taskset -c 1 wrk -t1 -c100 -d"${SECS}s" "http://127.0.0.1:$port/" 2>/dev/null | awk '/Requests\/sec/ {print $2}')
-    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-    echo "$label ${rps:-0}" >>"$OUT/http"
-  }
+  nproc=$(getconf _NPROCESSORS_ONLN)
   for r in $(seq "$ROUNDS"); do
-    http_run c "$BIN/http_c" {port}
-    http_run http_hello.lua taskset -c 0 "$CURIO" examples/http_hello.lua {port}
+    port=$((port + 3))
+    benchmarks/http.sh c "$port" "$SECS" 1 taskset -c 0 "$BIN/http_c" {port} >>"$OUT/http"
+    benchmarks/http.sh http_hello.lua "$((port + 1))" "$SECS" 1 taskset -c 0 "$CURIO" examples/http_hello.lua {port} >>"$OUT/http"
+    benchmarks/http.sh "http_hello.lua_x$nproc" "$((port + 2))" "$SECS" all "$CURIO" --processes "$nproc" examples/http_hello.lua {port} >>"$OUT/http"
   done
 else
   echo "wrk not installed (apt-get install wrk): HTTP figures skipped" >&2
 fi
+
+# --- workers: thread/process pools and the transfer codec (own table)
+benchmarks/workers.sh "$CURIO" "$SCALE" >"$OUT/workers" 2>>"$OUT/errors" || echo "workers benchmark failed" >>"$OUT/errors"
 
 python3 - "$OUT" <<'PY'
 import os, statistics, sys
@@ -109,16 +106,23 @@ for conf in ("100x64", "1000x4096"):
         rows.append((f"  p99 latency (us)", f"{p99:,.0f}", f"{cp99:,.0f} (C)", "", ""))
 http = {}
 for l in lines("http"):
-    if l.strip():
-        k, v = l.split()
-        http.setdefault(k, []).append(float(v))
-if http.get("c") and http.get("http_hello.lua"):
-    c, h = statistics.median(http["c"]), statistics.median(http["http_hello.lua"])
-    rows.append(("http_hello.lua under wrk (req/s)", f"{h:,.0f}", f"{c:,.0f} (C)", f"{h / c:.2f}" if c else "", ""))
+    f = l.split()
+    if len(f) == 3:
+        http.setdefault(f[0], []).append((float(f[1]), float(f[2])))
+if http.get("c"):
+    c = statistics.median(r for r, _ in http["c"]); ccpu = statistics.median(u for _, u in http["c"])
+    for k in sorted(x for x in http if x.startswith("http_hello.lua")):
+        h = statistics.median(r for r, _ in http[k]); cpu = statistics.median(u for _, u in http[k])
+        workers = k.split("_x")[1] + " workers" if "_x" in k else "1 process"
+        rows.append((f"http_hello.lua under wrk, {workers} (req/s)", f"{h:,.0f}", f"{c:,.0f} (C)", f"{h / c:.2f}" if c else "", ""))
+        rows.append(("  server CPU per request (us)", f"{cpu:.2f}", f"{ccpu:.2f} (C)", f"{cpu / ccpu:.2f}" if ccpu else "", ""))
 w = [max(len(r[i]) for r in rows) for i in range(5)]
 for i, r in enumerate(rows):
     print(" | ".join(x.ljust(w[j]) for j, x in enumerate(r)))
     if i == 0: print("-+-".join("-" * x for x in w))
+wk = lines("workers")
+if any(l.strip() for l in wk):
+    print("\n" + "\n".join(l for l in wk if l.strip()))
 errs = lines("errors")
 if any(e.strip() for e in errs):
     print("\nerrors:\n" + "\n".join(e for e in errs if e.strip()))
@@ -128,3 +132,14 @@ PY
 echo
 benchmarks/runner.sh "$CURIO"
 echo; benchmarks/subprocess.sh "$CURIO" || echo "subprocess benchmark failed" >&2
+
+# --- TLS (curio.ssl against a C epoll + OpenSSL server): its own table
+ROUNDS=$ROUNDS SECS=$SECS benchmarks/tls_bench.sh "$CURIO"
+echo; benchmarks/embed.sh "$SCALE" || echo "embed benchmark failed" >&2
+
+# --- the release build next to one with -enforce-exclusivity=unchecked
+if [ "$SMOKE" = 1 ]; then
+  echo "(smoke run: plain vs -enforce-exclusivity=unchecked build skipped: it needs a second full release build)"
+else
+  echo; benchmarks/builds.sh "$CURIO"
+fi

@@ -2,6 +2,9 @@
 -- (connections stay open for further requests unless the client says close).
 --   curio-lua examples/http_hello.lua [port]      (default 8080)
 --   curl -v http://127.0.0.1:8080/    or    wrk -c 100 http://127.0.0.1:8080/
+-- On every core: one worker process per CPU, all listening on the same port
+-- (reuse_port below lets them; see docs/processes.md):
+--   curio-lua --processes auto examples/http_hello.lua 8080
 local curio = require "curio"
 
 local BODY = "hello\n"
@@ -42,4 +45,4 @@ end
 
 local port = tonumber(arg and arg[1]) or 8080
 print("HTTP server listening at port", port)
-curio.run(curio.tcp_server, "", port, http_client)
+curio.run(curio.tcp_server, "", port, http_client, { reuse_port = true })

@@ -59,7 +59,7 @@ end
 
 -- Lazily loaded parts (each is also `require "curio.X"`).
 local lazy = {
-  socket = "curio.socket", test = "curio.test",
+  socket = "curio.socket", test = "curio.test", ssl = "curio.ssl",
   subprocess = "curio.subprocess", signal = "curio.signal",
   SignalQueue = { "curio.signal", "SignalQueue" }, SignalEvent = { "curio.signal", "SignalEvent" },
   Event = { "curio.sync", "Event" }, Lock = { "curio.sync", "Lock" },
@@ -79,6 +79,12 @@ local lazy = {
   open_file = { "curio.io", "open_file" }, aopen = { "curio.io", "open_file" },
   stdin = { "curio.io", "stdin" }, stdout = { "curio.io", "stdout" },
   stderr = { "curio.io", "stderr" },
+  workers = "curio.workers", run_in_thread = { "curio.workers", "run_in_thread" },
+  run_in_process = { "curio.workers", "run_in_process" },
+  channel = "curio.channel", Channel = { "curio.channel", "Channel" },
+  UniversalQueue = { "curio.universal", "UniversalQueue" },
+  UniversalEvent = { "curio.universal", "UniversalEvent" },
+  process_index = { "curio.processes", "process_index" },
 }
 
 setmetatable(curio, {

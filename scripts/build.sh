@@ -12,8 +12,13 @@ if [ -n "$(find types -newer Sources/CStubs/stubs.c -print -quit)" ]; then
   touch Sources/CStubs/stubs.c
 fi
 flags=(-c "$config")
-# Release: static Swift runtime (a copied binary runs alone), and no dynamic
-# exclusivity checks (the kernel is single-threaded; debug builds keep them).
-[ "$config" = release ] && flags+=(--static-swift-stdlib -Xswiftc -enforce-exclusivity=unchecked)
+# Release: static Swift runtime (a copied binary runs alone). No other flags: the
+# hot paths skip dynamic exclusivity checks by design (@exclusivity(unchecked) on
+# the properties concerned), so -enforce-exclusivity=unchecked no longer pays:
+# callgrind gives the same instructions per hop, spawn+join and echo message with
+# and without it (benchmarks/README.md, "Fast without our build flags").
+# EXTRA_SWIFTC_FLAGS adds flags (benchmarks/builds.sh compares builds with it).
+[ "$config" = release ] && flags+=(--static-swift-stdlib)
+for f in ${EXTRA_SWIFTC_FLAGS:-}; do flags+=(-Xswiftc "$f"); done
 swift build "${flags[@]}" ${SCRATCH:+--scratch-path "$SCRATCH"} >&2
 echo "$(swift build "${flags[@]}" ${SCRATCH:+--scratch-path "$SCRATCH"} --show-bin-path)/curio-lua"

@@ -9,9 +9,9 @@ fi
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 # libedit-dev (the REPL's line editing), lua5.4 (benchmark baseline), luassert+say (the test runner's assertions), busted
-# (checked against our runner), lua-check (lint)
+# (checked against our runner), lua-check (lint), wrk (benchmarks/run.sh)
 for p in pkg-config liblua5.4-dev libssl-dev libedit-dev lua-cjson python3 curl lua5.4 lua-luassert lua-say \
-    lua-busted lua-check; do
+    lua-busted lua-check wrk; do
   have "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -15,6 +15,7 @@ fi
 if command -v luacheck >/dev/null; then # lint (.luacheckrc); Debian's lua-check
   luacheck -q --no-color . >&2 || { echo "luacheck found problems" >&2; status=1; }
 fi
+examples/swift-host/test.sh || { echo "examples/swift-host failed" >&2; status=1; }
 "$bin" test Tests/lua || status=1
 # The fault suite, small sizes (scripts/faults.sh runs it in full).
 scripts/faults.sh --smoke "$bin" >&2 || status=1

@@ -28,14 +28,5 @@ int cl_diag_event(lua_State *L, const char *kind, int ref, const char *detail, d
     diag_event e = {kind, ref, detail, seconds};
     lua_pushcfunction(L, event_p);
     lua_pushlightuserdata(L, &e);
-    int rc = 0;
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        if (err && errlen) {
-            const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(error object)";
-            snprintf(err, errlen, "%s", m);
-        }
-        rc = -1;
-    }
-    lua_settop(L, top);
-    return rc;
+    return cl_pcall_into(L, 1, top, err, errlen);
 }

@@ -48,6 +48,9 @@ static const char m_io[] = {
 static const char m_network[] = {
 #embed "../../lua/curio/network.lua"
 , 0};
+static const char m_ssl[] = {
+#embed "../../lua/curio/ssl.lua"
+, 0};
 static const char m_test[] = {
 #embed "../../lua/curio/test.lua"
 , 0};
@@ -70,6 +73,15 @@ static const char m_cli[] = {
 #embed "../../lua/curio/cli.lua"
 , 0};
 
+static const char m_workers[] = {
+#embed "../../lua/curio/workers.lua"
+, 0};
+static const char m_universal[] = {
+#embed "../../lua/curio/universal.lua"
+, 0};
+static const char m_channel[] = {
+#embed "../../lua/curio/channel.lua"
+, 0};
 static const char m_subprocess[] = {
 #embed "../../lua/curio/subprocess.lua"
 , 0};
@@ -82,7 +94,9 @@ static const char m_diagnostics[] = {
 static const char m_monitor[] = {
 #embed "../../lua/curio/monitor.lua"
 , 0};
-
+static const char m_processes[] = {
+#embed "../../lua/curio/processes.lua"
+, 0};
 static const char m_embed[] = {
 #embed "../../lua/curio/embed.lua"
 , 0};
@@ -102,6 +116,7 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.socket", m_socket, sizeof m_socket - 1},
     {"curio.io", m_io, sizeof m_io - 1},
     {"curio.network", m_network, sizeof m_network - 1},
+    {"curio.ssl", m_ssl, sizeof m_ssl - 1},
     {"curio.test", m_test, sizeof m_test - 1},
     {"curio.test.assert", m_test_assert, sizeof m_test_assert - 1},
     {"curio.test.output", m_test_output, sizeof m_test_output - 1},
@@ -110,10 +125,14 @@ static const struct { const char *name; const char *src; size_t len; } modules[]
     {"curio.help", m_help, sizeof m_help - 1},
     {"curio.cli", m_cli, sizeof m_cli - 1},
     {"curio.embed", m_embed, sizeof m_embed - 1},
+    {"curio.workers", m_workers, sizeof m_workers - 1},
+    {"curio.universal", m_universal, sizeof m_universal - 1},
+    {"curio.channel", m_channel, sizeof m_channel - 1},
     {"curio.subprocess", m_subprocess, sizeof m_subprocess - 1},
     {"curio.signal", m_signal, sizeof m_signal - 1},
     {"curio.diagnostics", m_diagnostics, sizeof m_diagnostics - 1},
     {"curio.monitor", m_monitor, sizeof m_monitor - 1},
+    {"curio.processes", m_processes, sizeof m_processes - 1},
 };
 
 const char *cl_embedded_source(const char *name, size_t *len) {

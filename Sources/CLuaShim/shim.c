@@ -9,7 +9,13 @@ static curio_host *host_of(lua_State *L) { return *(curio_host **)lua_getextrasp
 
 int luaopen_curio_core(lua_State *L);
 int cl_open_socket(lua_State *L);
+int cl_open_ssl(lua_State *L);
 int cl_open_process(lua_State *L);
+int cl_open_codec(lua_State *L);
+int cl_open_workers(lua_State *L);
+int cl_open_universal(lua_State *L);
+int cl_open_workerproc(lua_State *L);
+int cl_open_channel(lua_State *L);
 
 /* ---- embedded modules: a searcher that finds lua/ files compiled into the binary */
 
@@ -56,8 +62,20 @@ static int open_state(lua_State *L) {
     lua_setfield(L, -2, "curio.core");
     lua_pushcfunction(L, cl_open_socket);
     lua_setfield(L, -2, "curio.csocket");
+    lua_pushcfunction(L, cl_open_ssl);
+    lua_setfield(L, -2, "curio.cssl");
     lua_pushcfunction(L, cl_open_process);
     lua_setfield(L, -2, "curio.cprocess");
+    lua_pushcfunction(L, cl_open_codec);
+    lua_setfield(L, -2, "curio.ccodec");
+    lua_pushcfunction(L, cl_open_workers);
+    lua_setfield(L, -2, "curio.cworkers");
+    lua_pushcfunction(L, cl_open_universal);
+    lua_setfield(L, -2, "curio.cuniversal");
+    lua_pushcfunction(L, cl_open_workerproc);
+    lua_setfield(L, -2, "curio.cworkerproc");
+    lua_pushcfunction(L, cl_open_channel);
+    lua_setfield(L, -2, "curio.cchannel");
     lua_pop(L, 2);
     return 0;
 }
@@ -468,14 +486,9 @@ static int fail_p(lua_State *L) {
     return 0;
 }
 
-int cl_fail_task(lua_State *L, lua_State *co, int ref, char *err, size_t errlen) {
-    if (!lua_checkstack(L, 6)) return -1;
-    int top = lua_gettop(L);
-    lua_pushcfunction(L, fail_p);
-    lua_pushlightuserdata(L, co);
-    lua_pushinteger(L, ref);
+int cl_pcall_into(lua_State *L, int nargs, int top, char *err, size_t errlen) {
     int rc = 0;
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    if (lua_pcall(L, nargs, 0, 0) != LUA_OK) {
         if (err && errlen) {
             const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(error object)";
             snprintf(err, errlen, "%s", m);
@@ -484,6 +497,15 @@ int cl_fail_task(lua_State *L, lua_State *co, int ref, char *err, size_t errlen)
     }
     lua_settop(L, top);
     return rc;
+}
+
+int cl_fail_task(lua_State *L, lua_State *co, int ref, char *err, size_t errlen) {
+    if (!lua_checkstack(L, 6)) return -1;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, fail_p);
+    lua_pushlightuserdata(L, co);
+    lua_pushinteger(L, ref);
+    return cl_pcall_into(L, 2, top, err, errlen);
 }
 
 int cl_end_task(lua_State *L, int ref, int64_t cycles) {

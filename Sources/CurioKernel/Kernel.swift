@@ -4,29 +4,41 @@ import CSys
 /// bodies that yield traps. One kernel belongs to one thread; several threads may
 /// each run their own. Nothing here knows about Lua.
 public final class Kernel {
+    // Exclusivity: a kernel belongs to one thread, and no access to its properties
+    // spans a call into a task body, so the properties the scheduler touches every
+    // cycle skip the dynamic check (-enforce-exclusivity=checked, the default of a
+    // release build). The attribute only reaches accesses compiled in this module:
+    // what CurioLua reads per trap is an inlinable computed property over unchecked
+    // storage (inlined, it keeps this module's unchecked access).
+    // benchmarks/README.md ("Fast without our build flags") has the figures.
+
     /// The clock as of the start of the current cycle (monotonic seconds).
-    public private(set) var now: Double
+    @exclusivity(unchecked) public private(set) var now: Double
     /// The task being stepped (it is retained by the step itself, so no count here).
-    @exclusivity(unchecked) public private(set) unowned(unsafe) var current: TaskRecord?
+    public var current: TaskRecord? { @inlinable get { currentTask } }
+    @exclusivity(unchecked) @usableFromInline unowned(unsafe) var currentTask: TaskRecord?
     /// Live tasks by id.
     public let tasks = TaskTable()
     /// Called on the kernel thread after a task terminated.
-    public var onTerminate: ((TaskRecord) -> Void)?
+    @exclusivity(unchecked) public var onTerminate: ((TaskRecord) -> Void)?
     /// Called on the kernel thread, each cycle, for signals noted by `watchSignal`.
-    public var onSignal: ((Int32, Int) -> Void)?
+    @exclusivity(unchecked) public var onSignal: ((Int32, Int) -> Void)?
     /// Diagnostics (schedtrace, traptrace, longblock): told about every step while
     /// set. Nil (the default) costs one branch per step.
     public var tracer: KernelTracer? { didSet { tracing = tracer != nil } }
     @exclusivity(unchecked) private var tracing = false
     public let inbox: KernelInbox
+    /// Called on the kernel thread for items posted to the inbox with a token <= 0
+    /// (free for the embedder: the kernel's own tokens are positive).
+    public var onPost: ((Int, any Sendable) -> Void)?
 
     @exclusivity(unchecked) var ready = ReadyQueue()
     @exclusivity(unchecked) var timers = TimerHeap()
     let poller: Poller
     private var nextTaskId = 1
     private var externalWaiters = 0
-    private var watchedSignals: [Int32] = []
-    private var pendingExternal: [Int: (any Sendable) -> Void] = [:]
+    @exclusivity(unchecked) private var watchedSignals: [Int32] = []
+    @exclusivity(unchecked) private var pendingExternal: [Int: (any Sendable) -> Void] = [:]
     private var nextExternalToken = 1
     private var pool: ThreadPool?
     private var threadPool: ThreadPool {
@@ -211,6 +223,21 @@ public final class Kernel {
         threadPool.submit(token: token, work)
     }
 
+    /// A token for a completion another thread will post to the inbox later
+    /// (`inbox.post(token:)`); `completion` runs on the kernel thread. Used by
+    /// waiters on objects shared between threads (Universal queues and events).
+    public func expectExternal(_ completion: @escaping (any Sendable) -> Void) -> Int {
+        let token = nextExternalToken
+        nextExternalToken += 1
+        pendingExternal[token] = completion
+        return token
+    }
+
+    /// Drops an expected completion: a later post of `token` is ignored.
+    public func forgetExternal(_ token: Int) {
+        pendingExternal[token] = nil
+    }
+
     /// Notes deliveries of `sig` (via the wake-up fd); they are reported through
     /// `onSignal` on the kernel thread.
     public func watchSignal(_ sig: Int32) throws(KernelError) {
@@ -304,7 +331,7 @@ public final class Kernel {
 
     private func drainInbox() {
         inbox.drain { token, payload in
-            if let c = pendingExternal.removeValue(forKey: token) { c(payload) }
+            if let c = pendingExternal.removeValue(forKey: token) { c(payload) } else if token <= 0 { onPost?(token, payload) }
         }
         for s in watchedSignals {
             let n = Int(csys_signal_take(s))
@@ -337,13 +364,13 @@ public final class Kernel {
     }
 
     private func step(_ t: TaskRecord) {
-        current = t
+        currentTask = t
         t.state = .running
         t.cycles += 1
         let r = t.resumption
         t.resumption = .value(0)
         let trap = tracing ? tracedStep(t, r) : t.body.step(t, r, kernel: self)
-        current = nil
+        currentTask = nil
         handle(trap, t)
     }
 
@@ -356,7 +383,7 @@ public final class Kernel {
         let start = csys_monotonic()
         let trap = t.body.step(t, r, kernel: self)
         let ran = csys_monotonic() - start
-        current = nil
+        currentTask = nil
         tracer.suspended(t, trap, ran: ran, kernel: self)
         return trap
     }

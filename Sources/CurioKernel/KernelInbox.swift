@@ -5,7 +5,7 @@ import Synchronization
 /// the kernel's eventfd is signalled; the kernel drains them on its own thread.
 public final class KernelInbox: Sendable {
     let fd: Int32
-    private let items = Locked<[(Int, any Sendable)]>([])
+    private let items = PthreadMutex<[(Int, any Sendable)]>([])
     /// Posted items not drained yet: lets the kernel notice them without a syscall.
     private let pending = Atomic<Int>(0)
 

@@ -33,12 +33,14 @@ final class Poller {
 
     static let wakeTag = UInt64.max
     let epfd: Int32
-    private(set) var slots: [Slot] = []
+    // Exclusivity: a poller belongs to one kernel's thread, and no access spans a
+    // call out (the `ready` callbacks only enqueue), so these skip the dynamic check.
+    @exclusivity(unchecked) private(set) var slots: [Slot] = []
     /// Tasks currently waiting on an fd.
-    private(set) var waiters = 0
+    @exclusivity(unchecked) private(set) var waiters = 0
     /// Readers that waited on remembered readiness: resumed by the next poll.
-    private var early: [Int32] = []
-    var events = [csys_event](repeating: csys_event(), count: 256)
+    @exclusivity(unchecked) private var early: [Int32] = []
+    @exclusivity(unchecked) var events = [csys_event](repeating: csys_event(), count: 256)
 
     init() throws(KernelError) {
         epfd = csys_epoll_create()

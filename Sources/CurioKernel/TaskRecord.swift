@@ -70,30 +70,37 @@ public final class TaskRecord {
     // Stored properties are laid out in declaration order: 8-byte fields first,
     // then the Int32s, then the resumption (9 bytes) and the one-byte fields, so
     // nothing is padded (127 bytes with the object header).
+    //
+    // Exclusivity: a task record is touched only by its kernel's thread and no
+    // access spans a call into the task's body, so the fields used on every step
+    // skip the dynamic check. `@exclusivity(unchecked)` only reaches accesses
+    // compiled in this module, so what other modules read per step (the body:
+    // cycles, hostPointer, hostRef, state) is an inlinable computed property over
+    // it (inlined, it keeps this module's unchecked access).
     public let id: Int
     public let parentId: Int
     public let body: TaskBody
-    @exclusivity(unchecked) public internal(set) var cycles = 0
+    @exclusivity(unchecked) @usableFromInline var cycleCount = 0
     /// Free for the embedder's body (the Lua side keeps the task's coroutine and the
     /// registry reference of its Lua object here, so one body serves every task).
-    public var hostPointer: OpaquePointer?
+    @exclusivity(unchecked) @usableFromInline var hostPointerStorage: OpaquePointer?
 
     // Kernel bookkeeping for the current wait (one at a time).
-    var waitQueue: WaitQueue?
-    var waitPrev: TaskRecord?
-    var waitNext: TaskRecord?
-    var sleepSerial: UInt64 = 0
+    @exclusivity(unchecked) var waitQueue: WaitQueue?
+    @exclusivity(unchecked) var waitPrev: TaskRecord?
+    @exclusivity(unchecked) var waitNext: TaskRecord?
+    @exclusivity(unchecked) var sleepSerial: UInt64 = 0
     /// Timeouts, cancellation state, joiners and the name: nil until one is used.
     @exclusivity(unchecked) var extras: Extras?
 
-    public var hostRef: Int32 = 0
-    var ioFd: Int32 = -1
+    @exclusivity(unchecked) @usableFromInline var hostRefStorage: Int32 = 0
+    @exclusivity(unchecked) var ioFd: Int32 = -1
     @exclusivity(unchecked) var resumption: Resumption = .value(0)
     public let daemon: Bool
-    @exclusivity(unchecked) public internal(set) var state: TaskState = .ready
+    @exclusivity(unchecked) @usableFromInline var stateStorage: TaskState = .ready
     /// True once `cancel` has been called: only the first cancellation counts.
-    public internal(set) var cancelled = false
-    var ioWrite = false
+    @exclusivity(unchecked) public internal(set) var cancelled = false
+    @exclusivity(unchecked) var ioWrite = false
     @exclusivity(unchecked) var isBlocked = false
     @exclusivity(unchecked) var inReadyQueue = false
 
@@ -105,18 +112,38 @@ public final class TaskRecord {
         if !name.isEmpty { extrasForWrite.name = name }
     }
 
+    /// Times the task was stepped.
+    public internal(set) var cycles: Int {
+        @inlinable get { cycleCount }
+        set { cycleCount = newValue }
+    }
+    public var hostPointer: OpaquePointer? {
+        @inlinable get { hostPointerStorage }
+        @inlinable set { hostPointerStorage = newValue }
+    }
+    /// Free for the embedder (the Lua side: the registry reference of the task object).
+    public var hostRef: Int32 {
+        @inlinable get { hostRefStorage }
+        @inlinable set { hostRefStorage = newValue }
+    }
+    public internal(set) var state: TaskState {
+        @inlinable get { stateStorage }
+        set { stateStorage = newValue }
+    }
+
     public var terminated: Bool { state == .terminated }
 
     /// State most tasks never touch (a spawned-and-joined task needs none of it).
+    /// (Exclusivity unchecked: kernel-thread only, as the record's own fields.)
     final class Extras {
-        var name = ""
-        var deadlines: [Double] = []
-        var cancelDisabled = 0
-        var timeoutSerial: UInt64 = 0
-        var externalCancel: ((TaskRecord) -> Void)?
-        var joiners: WaitQueue?
-        var timeout: Double?
-        var cancelPending: Cancellation?
+        @exclusivity(unchecked) var name = ""
+        @exclusivity(unchecked) var deadlines: [Double] = []
+        @exclusivity(unchecked) var cancelDisabled = 0
+        @exclusivity(unchecked) var timeoutSerial: UInt64 = 0
+        @exclusivity(unchecked) var externalCancel: ((TaskRecord) -> Void)?
+        @exclusivity(unchecked) var joiners: WaitQueue?
+        @exclusivity(unchecked) var timeout: Double?
+        @exclusivity(unchecked) var cancelPending: Cancellation?
     }
 
     /// The extras, created on first write.

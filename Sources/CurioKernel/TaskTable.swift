@@ -11,8 +11,10 @@ public final class TaskTable {
     // Each occupied slot owns one retain of its task (taken in `insert`, given back in
     // `remove` or `deinit`). Unmanaged slots are a trivial type, so growing frees
     // the old array without the per-slot destroy calls a `[TaskRecord?]` costs.
-    private var slots = [Unmanaged<TaskRecord>?](repeating: nil, count: 64)
-    public private(set) var count = 0
+    // Exclusivity: used by one kernel's thread only, and no access spans a call out.
+    @exclusivity(unchecked) private var slots = [Unmanaged<TaskRecord>?](repeating: nil, count: 64)
+    @exclusivity(unchecked) private var live = 0
+    public var count: Int { live }
 
     init() {}
 
@@ -20,7 +22,7 @@ public final class TaskTable {
         for case let u? in slots { u.release() }
     }
 
-    public var isEmpty: Bool { count == 0 }
+    public var isEmpty: Bool { live == 0 }
     private var mask: Int { slots.count - 1 }
 
     public subscript(id: Int) -> TaskRecord? {
@@ -34,9 +36,9 @@ public final class TaskTable {
     /// Adds `t`, whose id must not be in the table yet.
     func insert(_ t: TaskRecord) {
         // At most 2/3 full, so probe runs stay short when live ids are not contiguous.
-        if (count + 1) * 3 > slots.count * 2 { grow() }
+        if (live + 1) * 3 > slots.count * 2 { grow() }
         place(.passRetained(t))
-        count += 1
+        live += 1
     }
 
     /// Removes the task with `id`, if present.
@@ -51,7 +53,7 @@ public final class TaskTable {
             i = j
         }
         slots[i] = nil
-        count -= 1
+        live -= 1
         return removed
     }
 

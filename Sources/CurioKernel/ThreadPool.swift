@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// A lazily grown pool of OS threads for blocking work (name resolution, files,
 /// worker Lua states). Results go back through the kernel's inbox.
@@ -15,18 +16,28 @@ final class ThreadPool: Sendable {
 
     private let maxThreads: Int
     private let inbox: KernelInbox
-    private let state = Locked(State())
+    private let state = PthreadMutex(State())
     private let signal = Semaphore()
 
-    init(maxThreads: Int, inbox: KernelInbox) {
+    /// Seconds an idle thread waits for work before it exits.
+    let idleExit: Double
+
+    init(maxThreads: Int, inbox: KernelInbox, idleExit: Double = 30) {
         self.maxThreads = maxThreads
         self.inbox = inbox
+        self.idleExit = idleExit
     }
+
+    /// Threads alive now (for tests).
+    var threadCount: Int { state.withLock { $0.threads } }
 
     func submit(token: Int, _ work: @escaping @Sendable () -> any Sendable) {
         let spawn = state.withLock { s -> Bool in
             s.jobs.append((token, work))
-            if s.idle == 0 && s.threads < maxThreads {
+            // More queued jobs than idle threads to take them: grow. (An idle
+            // thread already posted for an earlier job is not free: two jobs that
+            // wait for each other, as the two ends of a FIFO do, must not share one.)
+            if s.jobs.count > s.idle && s.threads < maxThreads {
                 s.threads += 1
                 return true
             }
@@ -62,10 +73,10 @@ final class ThreadPool: Sendable {
     private func workLoop() {
         while true {
             state.withLock { $0.idle += 1 }
-            signal.wait()
+            let posted = signal.wait(timeout: idleExit)
             let (job, exit) = state.withLock { s -> (Job?, Bool) in
                 s.idle -= 1
-                if s.closing && s.jobs.isEmpty {
+                if (s.closing || !posted) && s.jobs.isEmpty {
                     s.threads -= 1
                     return (nil, true)
                 }
@@ -86,4 +97,17 @@ final class Semaphore: @unchecked Sendable {
     deinit { sem_destroy(sem); sem.deallocate() }
     func post() { sem_post(sem) }
     func wait() { while sem_wait(sem) != 0 {} }
+    /// Waits at most `seconds`; false if it timed out.
+    func wait(timeout seconds: Double) -> Bool {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let whole = Int(seconds)
+        ts.tv_sec += whole
+        ts.tv_nsec += Int((seconds - Double(whole)) * 1e9)
+        if ts.tv_nsec >= 1_000_000_000 { ts.tv_sec += 1; ts.tv_nsec -= 1_000_000_000 }
+        while sem_timedwait(sem, &ts) != 0 {
+            if errno == ETIMEDOUT { return false }
+        }
+        return true
+    }
 }

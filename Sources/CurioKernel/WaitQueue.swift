@@ -5,13 +5,17 @@
 public final class WaitQueue {
     public enum Policy: Sendable { case fifo, barrier }
     public let policy: Policy
-    public private(set) var count = 0
-    var head: TaskRecord?
-    var tail: TaskRecord?
+    // Exclusivity: used by one kernel's thread only, no access spans a call out.
+    // `count` is read from other modules through `size`'s getter so that those
+    // reads skip the check too.
+    @exclusivity(unchecked) var size = 0
+    @exclusivity(unchecked) var head: TaskRecord?
+    @exclusivity(unchecked) var tail: TaskRecord?
+    public var count: Int { size }
 
     public init(policy: Policy = .fifo) { self.policy = policy }
 
-    public var isEmpty: Bool { count == 0 }
+    public var isEmpty: Bool { size == 0 }
 
     func append(_ t: TaskRecord) {
         t.waitQueue = self
@@ -19,7 +23,7 @@ public final class WaitQueue {
         t.waitNext = nil
         if let tail { tail.waitNext = t } else { head = t }
         tail = t
-        count += 1
+        size += 1
     }
 
     func remove(_ t: TaskRecord) {
@@ -29,7 +33,7 @@ public final class WaitQueue {
         t.waitPrev = nil
         t.waitNext = nil
         t.waitQueue = nil
-        count -= 1
+        size -= 1
     }
 
     func popFirst() -> TaskRecord? {

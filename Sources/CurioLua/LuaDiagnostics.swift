@@ -81,15 +81,6 @@ final class LuaDiagnostics: KernelTracer {
     }
 }
 
-/// Signal names the monitor's `signal` command knows (without the SIG prefix).
-private let signalNumbers: [String: Int32] = [
-    "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "ABRT": SIGABRT, "KILL": SIGKILL,
-    "USR1": SIGUSR1, "USR2": SIGUSR2, "PIPE": SIGPIPE, "ALRM": SIGALRM, "TERM": SIGTERM,
-    "CHLD": SIGCHLD, "CONT": SIGCONT, "STOP": SIGSTOP, "TSTP": SIGTSTP, "TTIN": SIGTTIN,
-    "TTOU": SIGTTOU, "WINCH": SIGWINCH, "URG": SIGURG, "XCPU": SIGXCPU, "XFSZ": SIGXFSZ,
-    "VTALRM": SIGVTALRM, "PROF": SIGPROF,
-]
-
 extension LuaRuntime {
     /// Where diagnostics go (CURIO_DEBUG output, task crash reports, monitor
     /// notices): each call gets one line, without its newline. Nil (the default):
@@ -126,14 +117,6 @@ extension LuaRuntime {
             if lb.isFinite && lb >= 0 { diagnostics.longblock = lb }
             kernel?.tracer = diagnostics.tracer
             return 0
-        case .signalSelf:
-            guard lua_type(L, 2) == LUA_TSTRING, let p = lua_tolstring(L, 2, nil),
-                  let sig = signalNumbers[String(cString: p)] else {
-                lua_pushinteger(L, 0)
-                return 1
-            }
-            lua_pushinteger(L, lua_Integer(kill(getpid(), sig) == 0 ? sig : -errno))
-            return 1
         case .taskIds:
             guard let k = kernel else { return 0 }
             let ids = k.tasks.ids.sorted()

@@ -20,8 +20,11 @@ public final class LuaRuntime {
     private lazy var taskBody = LuaTaskBody(runtime: self)
     lazy var diagnostics = LuaDiagnostics(runtime: self)
     private let host: UnsafeMutablePointer<curio_host>
+    // Exclusivity: a runtime is used by one thread, and no access to these spans a
+    // call into Lua, so the ones every kernel call reads skip the dynamic check
+    // (benchmarks/README.md, "Fast without our build flags").
     /// The kernel of the current `curio.run`, if any (a fresh one per run).
-    public private(set) var kernel: Kernel?
+    @exclusivity(unchecked) public private(set) var kernel: Kernel?
     private var running = false
     /// The virtual clock setting for this runtime's kernels (curio.test, --virtual-clock).
     private var virtualClock = false
@@ -32,10 +35,14 @@ public final class LuaRuntime {
     /// Signals watched by `curio.signal` during the current run.
     let signals = SignalWatches()
     private var mainTask: TaskRecord?
-    private var waitQueues: [WaitQueue?] = []
-    private var freeQueueIds: [Int] = []
+    @exclusivity(unchecked) private var waitQueues: [WaitQueue?] = []
+    @exclusivity(unchecked) private var freeQueueIds: [Int] = []
     /// Whether SIGINT cancels the main task (the CLI sets this).
-    public var handlesInterrupt = false
+    @exclusivity(unchecked) public var handlesInterrupt = false
+    /// The embedding host (Embedding/), if this runtime belongs to a `LuaHost`.
+    weak var embedding: EmbedCore?
+    /// Set by the embedding host while it spawns a call task outside any task.
+    var allowsSpawnOutsideTasks = false
     private(set) var interrupts = 0
 
     public init(ignoreEnvironment: Bool = false) throws {
@@ -135,7 +142,7 @@ public final class LuaRuntime {
             kernel?.virtualClock = virtualClock
             kernel?.tracer = diagnostics.tracer
         }
-        guard let k = kernel, main || k.current != nil else { return -2 }
+        guard let k = kernel, main || k.current != nil || allowsSpawnOutsideTasks else { return -2 }
         let parentId = k.current?.id ?? 0
         parent.pointee = Int64(parentId)
         return Int64(k.spawn(taskBody, parent: parentId, daemon: daemon, hostRef: ref).id)
@@ -163,7 +170,9 @@ public final class LuaRuntime {
         /// Runs when the waiting task is cancelled (to unblock the pool thread).
         var onCancel: (() -> Void)?
     }
-    private var jobs: [Int: Job] = [:]
+    @exclusivity(unchecked) private var jobs: [Int: Job] = [:]
+    /// Swift functions Lua calls on the thread pool (`registerBlocking`).
+    var blockingFunctions: [String: BlockingFunction] = [:]
     private var nextJobId = 1
 
     /// Starts `work` on the kernel's thread pool and returns a job id. A task waits
@@ -189,6 +198,27 @@ public final class LuaRuntime {
             _ = self
         }
         return id
+    }
+
+    /// A job completed by someone else than the pool (a waiter on a Universal
+    /// object): its id, and the completion to call on the kernel thread.
+    /// `onCancel` runs if the waiting task is cancelled first.
+    func makeJob(onCancel: @escaping () -> Void) -> (Int, (any Sendable) -> Void) {
+        let id = nextJobId
+        nextJobId += 1
+        let job = Job()
+        job.onCancel = onCancel
+        jobs[id] = job
+        return (id, { [weak self, weak job] result in
+            guard let job, !job.done else { return }
+            job.result = result
+            job.done = true
+            job.onCancel = nil
+            if let w = job.waiter {
+                job.waiter = nil
+                self?.kernel?.resumeExternal(w, .value(0))
+            }
+        })
     }
 
     /// The result of a finished job (removing it), or nil if it is unknown or still
@@ -259,7 +289,7 @@ public final class LuaRuntime {
         case .wqLen:
             lua_pushinteger(L, lua_Integer(waitQueue(int(L, 2))?.count ?? 0))
             return 1
-        case .taskIds, .taskGet, .debugLog, .debugSet, .signalSelf:
+        case .taskIds, .taskGet, .debugLog, .debugSet:
             return diagnosticsCall(L, call)
         default:
             break
@@ -352,10 +382,14 @@ public final class LuaRuntime {
             return pushString(L, s)
         case .resolve, .jobResult, .fileOpen, .fileRead, .fileWrite, .fileClose:
             return extensionCall(L, call, nargs: nargs)
+        case .embedServe, .embedBind:
+            return embedding?.kcall(L, call) ?? fail("curio: not an embedding host")
+        case .threadSubmit, .threadResult, .universalWait, .hostCall:
+            return workerCall(L, call, nargs: nargs)
         case .sigWatch, .sigUnwatch, .sigTotal, .sigEpoch:
             return signalCall(L, call)
         case .running, .clock, .interrupted, .wqNew, .wqFree, .wqLen,
-             .taskIds, .taskGet, .debugLog, .debugSet, .signalSelf, .virtualClock, .interruptTarget:
+             .taskIds, .taskGet, .debugLog, .debugSet, .virtualClock, .interruptTarget:
             return 0 // answered above
         }
     }

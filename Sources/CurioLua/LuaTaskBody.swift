@@ -63,6 +63,9 @@ final class LuaTaskBody: TaskBody {
             case .thread:
                 guard let id = Int(exactly: a) else { return .sleep(until: 0) }
                 return runtime.threadTrap(task, job: id)
+            case .embedWait:
+                guard let id = Int(exactly: a) else { return .resume(0) }
+                return runtime.embedding?.waitTrap(task, job: id) ?? .resume(0)
             case nil:
                 return .sleep(until: 0)
             }

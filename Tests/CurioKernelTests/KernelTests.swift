@@ -293,6 +293,42 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(body.resumptions, [.value(1)])
     }
 
+    /// Jobs submitted back to back, before an idle thread wakes, each get a thread:
+    /// two jobs that wait for each other (the two ends of a FIFO) never share one.
+    func testJobsThatWaitForEachOtherGetTheirOwnThreads() throws {
+        let k = try Kernel()
+        var t: TaskRecord!
+        var results: [Int] = []
+        let body = ScriptedBody { n, _ in
+            switch n {
+            case 0: // one job first, so that an idle thread exists
+                k.runInThread({ () -> any Sendable in 0 }, completion: { _ in k.resumeExternal(t, .value(0)) })
+                return .external(.threadWait, cancel: nil)
+            case 1:
+                let a = Semaphore(), b = Semaphore()
+                var left = 2
+                for (mine, other) in [(a, b), (b, a)] {
+                    k.runInThread({ () -> any Sendable in
+                        other.post()
+                        mine.wait()
+                        return 1
+                    }, completion: { r in
+                        results.append(r as? Int ?? -1)
+                        left -= 1
+                        if left == 0 { k.resumeExternal(t, .value(0)) }
+                    })
+                }
+                return .external(.threadWait, cancel: nil)
+            default:
+                return .exit
+            }
+        }
+        t = k.spawn(body)
+        let started = k.clock()
+        k.run(while: { !t.terminated && k.clock() - started < 5 })
+        XCTAssertEqual(results, [1, 1])
+    }
+
     func testThreadPoolThreadsEndWithTheirKernel() throws {
         func threadCount() -> Int {
             (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0

@@ -37,7 +37,8 @@ for _, m in ipairs { "Event:set", "Event:clear", "Event:wait", "Event:is_set", "
   "Semaphore:release", "BoundedSemaphore:acquire", "BoundedSemaphore:release", "Queue:put",
   "Queue:get", "Queue:qsize", "Queue:empty", "Queue:full", "PriorityQueue:put", "PriorityQueue:get",
   "PriorityQueue:qsize", "PriorityQueue:empty", "PriorityQueue:full", "LifoQueue:put", "LifoQueue:get",
-  "LifoQueue:qsize", "LifoQueue:empty", "LifoQueue:full" } do
+  "LifoQueue:qsize", "LifoQueue:empty", "LifoQueue:full", "recv", "send", "sendall", "stream:read",
+  "stream:readline", "stream:write", "file:read" } do
   HOT[m] = true
 end
 
@@ -146,6 +147,28 @@ describe("every public function with bad arguments", function()
     probe("socket.fromfd", socket.fromfd, { 0, n = 1 })
     probe("socket.getaddrinfo", socket.getaddrinfo, { "127.0.0.1", 80, socket.AF_INET, socket.SOCK_STREAM, n = 4 })
     probe("socket.gethostbyname", socket.gethostbyname, { "127.0.0.1", n = 1 })
+    report()
+  end)
+
+  it("the workers, subprocess and signal modules", function()
+    local subprocess, signal = require "curio.subprocess", require "curio.signal"
+    probe("run_in_thread", curio.run_in_thread, { "string.len", "x", n = 2 })
+    probe("UniversalQueue", curio.UniversalQueue, { 1, n = 1 })
+    probe("Channel", curio.Channel, { "127.0.0.1", 1, n = 2 })
+    probe("subprocess.run", subprocess.run, { { "true" }, {}, n = 2 })
+    probe("subprocess.Popen", subprocess.Popen, { { "true" }, {}, n = 2 })
+    probe("subprocess.check_output", subprocess.check_output, { { "true" }, {}, n = 2 })
+    probe("SignalQueue", curio.SignalQueue, { signal.SIGUSR2, n = 1 })
+    probe("signal.kill", signal.kill, { 0, 0, n = 2 })
+    local ssl = require "curio.ssl"
+    probe("ssl.create_default_context", ssl.create_default_context, { "client", n = 1 })
+    probe("ssl.context", ssl.context, { {}, n = 1 })
+    probe("ssl.context{}", function(v) return ssl.context { verify = v, alpn_protocols = v, ciphers = v,
+      min_version = v, certfile = v } end, { false, n = 1 })
+    local ctx = ssl.create_default_context("client")
+    probe("ctx:wrap_socket", function(...) return ctx:wrap_socket(...) end, { socket.tcp(), {}, n = 2 })
+    local q = curio.UniversalQueue()
+    probe("UniversalQueue:put", function(...) return q:put(...) end, { 1, n = 1 })
     report()
   end)
 

@@ -78,10 +78,11 @@ describe("open_connection", function()
     srv:cancel()
   end)
 
-  it("ssl is not yet supported", function()
-    local e = assert.raises_kind("CurioError", curio.open_connection, "127.0.0.1", 1, { ssl = true })
-    assert.matches("ssl is not yet supported", e.message)
-    assert.raises_kind("CurioError", curio.tcp_server, "", 0, echo_handler, { ssl = {} })
+  it("takes ssl options (Tests/lua/ssl_test.lua tests TLS itself)", function()
+    local e = assert.raises_kind("OSError", curio.open_connection, "127.0.0.1", closed_port(), { ssl = true })
+    assert.equal("ECONNREFUSED", e.code) -- connecting comes first
+    assert.error_matches(function() curio.tcp_server("", 0, echo_handler, { ssl = {} }) end,
+      "bad argument #4 to 'tcp_server' %(ssl as SSLContext expected, got table%)")
   end)
 
   it("checks its arguments", function()

@@ -5,18 +5,7 @@
 local curio = require "curio"
 local socket = require "curio.socket"
 
-local function tcp_pair()
-  local l = socket.tcp()
-  l:bind("127.0.0.1", 0)
-  l:listen()
-  local addr = l:getsockname()
-  local t = curio.spawn(function() return l:accept() end)
-  local c = socket.tcp()
-  c:connect(addr.host, addr.port)
-  local s = t:join()
-  l:close()
-  return c, s
-end
+local tcp_pair = require("support").tcp_pair
 
 local READ = 100
 -- Steps: S10/S150 send 10/150 bytes (a short or a longer-than-one-read burst),

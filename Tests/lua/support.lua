@@ -16,6 +16,22 @@ function M.sh(cmd)
   return body, tonumber(rc)
 end
 
+--- A connected TCP pair over loopback: (client side, server side). In a task.
+function M.tcp_pair()
+  local socket = require "curio.socket"
+  local curio = require "curio"
+  local l = socket.tcp()
+  l:bind("127.0.0.1", 0)
+  l:listen()
+  local addr = l:getsockname()
+  local t = curio.spawn(function() return l:accept() end)
+  local c = socket.tcp()
+  c:connect(addr.host, addr.port)
+  local s = t:join()
+  l:close()
+  return c, s
+end
+
 --- Runs curio-lua with `args` (shell words), with `env` assignments before it.
 function M.run(args, env)
   return M.sh((env or "") .. " '" .. M.exe .. "' " .. args)

@@ -132,4 +132,36 @@ function M.field(t, k, i, fname, expected, ok)
   return v
 end
 
+-- Signals a handler cannot take: SIGKILL and SIGSTOP cannot be caught at all, and
+-- returning from a handler for a fault re-runs the faulting instruction.
+local UNCATCHABLE = {
+  SIGKILL = "cannot be caught", SIGSTOP = "cannot be caught", SIGSEGV = "is a fault",
+  SIGBUS = "is a fault", SIGFPE = "is a fault", SIGILL = "is a fault",
+}
+
+--- A signal argument (a number, or a name such as "SIGTERM" or "TERM") as its
+--- number. `any`: for sending (0 and signals no handler can take are allowed).
+function M.signal(sig, i, fname, any)
+  local cp = require "curio.cprocess"
+  local n = sig
+  if type(sig) == "string" then
+    n = cp.signals[sig] or cp.signals["SIG" .. sig]
+    if n == nil then badarg(i, fname, format("unknown signal '%s'", sig)) end
+  elseif type(sig) == "number" then
+    n = tointeger(sig)
+  else
+    argerror(i, fname, "signal number or name", sig)
+  end
+  if n == nil or n < (any and 0 or 1) or n > cp.SIGRTMAX or (n > 31 and n < cp.SIGRTMIN) then
+    badarg(i, fname, format("unknown signal %s", tostring(sig)))
+  end
+  if not any then
+    for name, why in pairs(UNCATCHABLE) do
+      if cp.signals[name] == n then badarg(i, fname, format("%s %s", name, why)) end
+    end
+  end
+  return n
+end
+
+
 return M

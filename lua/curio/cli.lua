@@ -5,7 +5,7 @@ local M = {}
 local progname = "curio-lua"
 
 local function eprint(msg)
-  io.stderr:write(progname, ": ", msg, "\n")
+  io.stderr:write(progname .. ": " .. msg .. "\n")
   io.stderr:flush()
 end
 
@@ -28,9 +28,10 @@ Available options are:
   -l g=mod  require library 'mod' into global 'g'
   -v        show version information
   -E        ignore environment variables
+  --processes N|auto  run the script in N worker processes (auto: one per CPU)
   -W        turn warnings on
   --monitor     serve the monitor (CURIO_MONITOR_ADDR, default 127.0.0.1:48802)
-  --debug LIST  debug options: longblock[=S],schedtrace,traptrace,-logcrash
+  --debug LIST  debug options: longblock[=S],schedtrace,traptrace,-logcrash,ssl
   --        stop handling options
   -         stop handling options and execute stdin
 ]==]):format(progname, progname, progname))
@@ -96,8 +97,8 @@ local function report(e, tb)
   local msg = error_text(e)
   -- As lua.c: an object that prints itself carries no traceback (curio's errors do).
   if type(e) == "table" and not require("curio.errors").is_error(e) then tb = nil end
-  io.stderr:write(progname, ": ", msg, "\n")
-  if tb then io.stderr:write(tb, "\n") end
+  -- One write per report: the workers of --processes share one stderr.
+  io.stderr:write(progname .. ": " .. msg .. "\n" .. (tb and tb .. "\n" or ""))
   io.stderr:flush()
 end
 

@@ -55,13 +55,13 @@ function M.parse(list)
       o.longblock = s
     elseif value then
       return nil, ("bad debug option '%s' (only longblock takes a value)"):format(item)
-    elseif name == "schedtrace" or name == "traptrace" or name == "logcrash" then
+    elseif name == "schedtrace" or name == "traptrace" or name == "logcrash" or name == "ssl" then
       o[name] = true
     elseif name == "-logcrash" or name == "nologcrash" then
       o.logcrash = false
     elseif name ~= "" then
       return nil, ("unknown debug option '%s' (known: longblock[=SECONDS], schedtrace, " ..
-        "traptrace, logcrash, -logcrash)"):format(item)
+        "traptrace, logcrash, -logcrash, ssl)"):format(item)
     end
   end
   return o

@@ -79,7 +79,7 @@ for _, n in ipairs { "TaskCancelled", "TaskTimeout", "TimeoutCancellationError" 
 end
 for _, n in ipairs { "TaskError", "UncaughtTimeoutError", "NotInTask", "ResourceBusy",
   "BrokenResource", "TransferError", "OSError", "IncompleteRead", "SSLError",
-  "CalledProcessError", "TimeoutExpired", "WorkerError" } do
+  "CalledProcessError", "TimeoutExpired", "WorkerError", "AuthenticationError" } do
   M[n] = M.class(n, CurioError)
 end
 

@@ -252,7 +252,7 @@ end
 --- stream. read("a") / read() / read(-1): everything up to end of stream ("" if
 --- nothing is left). read("l") / read("L"): a line without / with its "\n".
 function Stream:read(n)
-  if getmetatable(self) ~= Stream and not streamlike(self) then badself("read", self, "stream") end
+  if self == nil or self._buf == nil then badself("read", self, "stream") end -- hot: no C call
   begin_read(self, "read")
   if type(n) == "number" and math_type(n) ~= "integer" then
     self._reading = false
@@ -319,7 +319,7 @@ end
 --- readline(): the next line with its "\n" (the last line may lack it); nil at
 --- end of stream.
 function Stream:readline()
-  if getmetatable(self) ~= Stream and not streamlike(self) then badself("readline", self, "stream") end
+  if self == nil or self._buf == nil then badself("readline", self, "stream") end -- hot: no C call
   begin_read(self, "readline")
   local buf, pos = self._buf, self._pos
   local i = find(buf, "\n", pos, true)
@@ -379,7 +379,7 @@ end
 --- write(data): writes all of data. If interrupted, err.bytes_written says how
 --- much went out.
 function Stream:write(data)
-  if getmetatable(self) ~= Stream and not streamlike(self) then badself("write", self, "stream") end
+  if self == nil or self._buf == nil then badself("write", self, "stream") end -- hot: no C call
   if type(data) ~= "string" then
     if type(data) ~= "number" then argerror(1, "write", "string", data) end
     data = tostring(data)

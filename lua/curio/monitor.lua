@@ -123,21 +123,14 @@ function commands.cancel(arg)
   return ("cancelled task %d (%s)"):format(t.id, name_of(t))
 end
 
--- Signal names the kernel call knows (Sources/CurioLua/LuaDiagnostics.swift).
-local SIGNALS = {
-  HUP = true, INT = true, QUIT = true, ABRT = true, KILL = true, USR1 = true, USR2 = true,
-  PIPE = true, ALRM = true, TERM = true, CHLD = true, CONT = true, STOP = true, TSTP = true,
-  TTIN = true, TTOU = true, WINCH = true, URG = true, XCPU = true, XFSZ = true,
-  VTALRM = true, PROF = true,
-}
-
 function commands.signal(arg)
   if not arg then return "error: signal: expected a signal name (e.g. INT)" end
   local name = arg:upper():gsub("^SIG", "")
-  if not SIGNALS[name] then return ("error: signal: unknown signal '%s'"):format(arg) end
+  local ok, n = pcall(require("curio.check").signal, name, 1, "signal", true)
+  if not ok or n == 0 then return ("error: signal: unknown signal '%s'"):format(arg) end
   -- Answered first, sent after: the signal may end this process.
   return ("sending SIG%s to process %d"):format(name, core.getpid()), false, function()
-    return K.kcall(K.K.SIGNAL_SELF, name)
+    require("curio.signal").raise_signal(n)
   end
 end
 

@@ -24,7 +24,7 @@ end
 local function check_opts(opts, i, fname)
   if opts ~= nil and type(opts) ~= "table" then argerror(i, fname, "table", opts) end
   opts = opts or {}
-  if opts.ssl then error(errors.CurioError(fname .. ": ssl is not yet supported"), 3) end
+  if opts.ssl then require("curio.ssl")._check_option(opts, i, fname, fname ~= "open_connection") end
   return opts
 end
 
@@ -67,9 +67,10 @@ local function connect_to(family, host, port, opts)
 end
 
 --- open_connection(host, port, [opts]) -> a connected socket. opts: timeout
---- (seconds), source_addr ({host, port}); ssl, server_hostname, alpn_protocols
---- are for curio.ssl (not yet supported). A host name is resolved on the thread
---- pool and its addresses are tried in order.
+--- (seconds, the TLS handshake included), source_addr ({host, port}); ssl (true
+--- or a client SSLContext), server_hostname (default: host), alpn_protocols give
+--- an SSL socket (curio.ssl). A host name is resolved on the thread pool and its
+--- addresses are tried in order.
 function M.open_connection(host, port, opts)
   if type(host) ~= "string" then argerror(1, "open_connection", "string", host) end
   port = check_port(port, 2, "open_connection")
@@ -87,8 +88,12 @@ function M.open_connection(host, port, opts)
     error(last or errors.new(errors.OSError, ("open_connection %s: no address"):format(host),
       { errno = -2, code = "EAI_NONAME" }), 0)
   end
-  if opts.timeout then return time.timeout_after(opts.timeout, go) end
-  return go()
+  local connect = go
+  if opts.ssl then
+    connect = function() return require("curio.ssl")._client(go(), host, opts) end
+  end
+  if opts.timeout then return time.timeout_after(opts.timeout, connect) end
+  return connect()
 end
 
 --- open_unix_connection(path) -> a connected Unix stream socket.
@@ -164,7 +169,7 @@ end
 --- client when it returns. A handler's error is reported (Task Crash) and the
 --- server goes on. Cancelling the server cancels its handlers and closes their
 --- sockets and the listening one. Returns if another task closes `sock`.
-function M.run_server(sock, handler)
+function M.run_server(sock, handler, name_fn) -- name_fn (internal): names crash reports
   if not socket.is_socket(sock) then argerror(1, "run_server", "socket", sock) end
   check_callable(handler, 2, "run_server")
   local clients = {}
@@ -173,7 +178,7 @@ function M.run_server(sock, handler)
       local accepted, client, addr = pcall(sock.accept, sock)
       if accepted then
         local t = task.spawn(client_main, clients, handler, client, addr)
-        rawset(t, "_fn_for_name", handler) -- report crashes under the handler's name
+        rawset(t, "_fn_for_name", name_fn or handler) -- report crashes under the handler's name
         clients[t] = true
       elseif sock:fileno() < 0 then
         return -- closed by another task: a clean stop
@@ -195,11 +200,15 @@ function M.run_server(sock, handler)
 end
 
 --- tcp_server(host, port, handler, [opts]): serves forever (see run_server);
---- opts as tcp_server_socket.
+--- opts as tcp_server_socket, and ssl (a server SSLContext: each client's TLS
+--- handshake runs in its task, bounded by ssl_handshake_timeout, default 60 s;
+--- one that fails ends that connection only).
 function M.tcp_server(host, port, handler, opts)
   check_callable(handler, 3, "tcp_server")
   opts = check_opts(opts, 4, "tcp_server")
-  return M.run_server(M.tcp_server_socket(host, port, opts), handler)
+  local serve = handler
+  if opts.ssl then serve = require("curio.ssl")._server_handler(opts.ssl, handler, opts) end
+  return M.run_server(M.tcp_server_socket(host, port, opts), serve, handler)
 end
 
 --- unix_server(path, handler, [opts])

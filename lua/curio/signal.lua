@@ -11,7 +11,7 @@ local errors = require "curio.errors"
 local check = require "curio.check"
 local badarg, argerror = check.badarg, check.argerror
 local kcall = K.kcall
-local math_type, type, pairs, ipairs, setmetatable = math.type, type, pairs, ipairs, setmetatable
+local math_type, pairs, ipairs, setmetatable = math.type, pairs, ipairs, setmetatable
 
 -- Kernel calls (Sources/CurioLua/LuaRuntime+Signals.swift).
 local OP_WATCH, OP_UNWATCH, OP_TOTAL, OP_EPOCH = K.K.SIG_WATCH, K.K.SIG_UNWATCH, K.K.SIG_TOTAL, K.K.SIG_EPOCH
@@ -25,14 +25,6 @@ for name, n in pairs(cp.signals) do
 end
 M.SIGRTMIN, M.SIGRTMAX = cp.SIGRTMIN, cp.SIGRTMAX
 
--- Signals a handler cannot take: SIGKILL and SIGSTOP cannot be caught at all, and
--- returning from a handler for a fault re-runs the faulting instruction.
-local UNCATCHABLE = {
-  [M.SIGKILL] = "cannot be caught", [M.SIGSTOP] = "cannot be caught",
-  [M.SIGSEGV] = "is a fault", [M.SIGBUS] = "is a fault", [M.SIGFPE] = "is a fault",
-  [M.SIGILL] = "is a fault",
-}
-
 --- The name of signal number n ("SIGTERM"), or nil.
 function M.name(n)
   if NAMES[n] then return NAMES[n] end
@@ -42,42 +34,18 @@ function M.name(n)
   return nil
 end
 
--- Checks a signal argument (a number or a name such as "SIGTERM" or "TERM") and
--- returns its number. `any`: for sending (0 and uncatchable signals allowed).
-function M._check(sig, i, fname, any)
-  local n = sig
-  if type(sig) == "string" then
-    n = M[sig] or M["SIG" .. sig]
-    if type(n) ~= "number" then badarg(i, fname, ("unknown signal '%s'"):format(sig)) end
-  elseif type(sig) == "number" then
-    if math_type(sig) ~= "integer" then
-      if sig ~= sig or sig ~= math.floor(sig) then badarg(i, fname, ("unknown signal %s"):format(tostring(sig))) end
-      n = math.tointeger(sig)
-    end
-  else
-    argerror(i, fname, "signal number or name", sig)
-  end
-  if n == nil or n < (any and 0 or 1) or n > M.SIGRTMAX or (n > 31 and n < M.SIGRTMIN) then
-    badarg(i, fname, ("unknown signal %s"):format(tostring(sig)))
-  end
-  if not any and UNCATCHABLE[n] then
-    badarg(i, fname, ("%s %s"):format(NAMES[n], UNCATCHABLE[n]))
-  end
-  return n
-end
-
 --- kill(pid, sig): sends sig to process pid (OSError on failure).
 function M.kill(pid, sig)
   if math_type(pid) ~= "integer" then argerror(1, "kill", "integer", pid) end
   if pid < -0x7fffffff or pid > 0x7fffffff then badarg(1, "kill", "pid out of range") end
-  sig = M._check(sig, 2, "kill", true)
+  sig = check.signal(sig, 2, "kill", true)
   local ok, err = cp.kill(pid, sig)
   if not ok then error(errors.oserror(("kill %d"):format(pid), err), 2) end
 end
 
 --- raise_signal(sig): sends sig to this process.
 function M.raise_signal(sig)
-  sig = M._check(sig, 1, "raise_signal", true)
+  sig = check.signal(sig, 1, "raise_signal", true)
   local ok, err = cp.kill(cp.getpid(), sig)
   if not ok then error(errors.oserror("raise_signal", err), 2) end
 end
@@ -100,7 +68,7 @@ local function open(self, fname, ...)
   if n == 0 then badarg(1, fname, "at least one signal expected") end
   local sigs, seen = {}, {}
   for i = 1, n do
-    local s = M._check((select(i, ...)), i, fname, false)
+    local s = check.signal((select(i, ...)), i, fname, false)
     if not seen[s] then sigs[#sigs + 1] = s; seen[s] = true end
   end
   if not kcall(K.K.RUNNING) then

@@ -15,7 +15,10 @@ local OP_RESOLVE, OP_JOB_RESULT = K.K.RESOLVE, K.K.JOB_RESULT
 local EAGAIN, EINPROGRESS, EBUSY, EBADF = c.EAGAIN, c.EINPROGRESS, c.EBUSY, c.EBADF
 local c_recv, c_send, c_accept, c_recvfrom, c_sendto = c.recv, c.send, c.accept, c.recvfrom, c.sendto
 local math_type, setmetatable, error, type = math.type, setmetatable, error, type
-local getmetatable, rawget = getmetatable, rawget
+-- debug.getmetatable: the base getmetatable looks up a `__metatable` field (a string
+-- push and a strcmp in the string cache), ~250 instructions per check on every
+-- recv and sendall (benchmarks/README.md). Socket has no such field: same answer.
+local getmetatable, rawget = debug.getmetatable, rawget
 
 local M = {}
 for _, k in ipairs { "AF_INET", "AF_INET6", "AF_UNIX", "AF_UNSPEC", "SOCK_STREAM", "SOCK_DGRAM",
@@ -324,7 +327,7 @@ end
 local recv_size = 0 -- the last size recv checked (programs mostly ask for one size)
 
 function Socket:recv(maxbytes)
-  if getmetatable(self) ~= Socket and not socketlike(self) then badself("recv", self, "socket") end
+  if self == nil or self._fd == nil then badself("recv", self, "socket") end -- hot: no C call
   if maxbytes ~= recv_size then
     maxbytes = check_size(maxbytes, 1, "recv")
     recv_size = maxbytes
@@ -353,7 +356,7 @@ end
 
 --- send(data) -> number of bytes sent (at least one, unless data is "").
 function Socket:send(data)
-  if getmetatable(self) ~= Socket and not socketlike(self) then badself("send", self, "socket") end
+  if self == nil or self._fd == nil then badself("send", self, "socket") end -- hot: no C call
   if type(data) ~= "string" then check_string(data, 1, "send") end
   local fd = self._fd
   while true do
@@ -368,7 +371,7 @@ end
 --- sendall(data): sends everything. If cancelled (or failing) part-way, the
 --- error carries err.bytes_sent.
 function Socket:sendall(data)
-  if getmetatable(self) ~= Socket and not socketlike(self) then badself("sendall", self, "socket") end
+  if self == nil or self._fd == nil then badself("sendall", self, "socket") end -- hot: no C call
   local fd, sent = self._fd, 0
   repeat
     local n, err = c_send(fd, data, sent)

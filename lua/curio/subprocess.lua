@@ -248,7 +248,7 @@ function Popen:wait()
 end
 
 local function check_signal(sig, fname)
-  return require("curio.signal")._check(sig, 1, fname, true)
+  return check.signal(sig, 1, fname, true)
 end
 
 --- send_signal(sig): sends sig (a number or a name like "SIGTERM") unless the

@@ -9,6 +9,7 @@
 #include <lualib.h>
 #include <stdint.h>
 #include "curio_ops.h"
+#include "cl_embed.h"
 
 /// The embedding host (the Swift runtime) as seen from C.
 typedef struct curio_host {
@@ -47,6 +48,10 @@ void cl_close(lua_State *L);
 
 /// The light userdata every kernel trap yields first.
 void *cl_trap_sentinel(void);
+
+/// lua_pcall(L, nargs, 0, 0) of the function below its arguments; on an error,
+/// copies its message into `err` (if any) and returns -1. Leaves the stack at `top`.
+int cl_pcall_into(lua_State *L, int nargs, int top, char *err, size_t errlen);
 
 /// Makes the coroutine of the task anchored at registry `ref`, as it first runs
 /// (spawn keeps only its arguments). Protected: NULL with a message in the host's
@@ -87,4 +92,5 @@ const char *cl_embedded_source(const char *name, size_t *len);
 enum { CL_REGISTRYINDEX = LUA_REGISTRYINDEX };
 static inline void cl_pop(lua_State *L, int n) { lua_settop(L, -(n)-1); }
 static inline int cl_isnoneornil(lua_State *L, int i) { return lua_type(L, i) <= 0; }
+#include "cl_workers.h"
 #endif

@@ -42,19 +42,27 @@
     X(SIG_UNWATCH, sigUnwatch, 201) \
     X(SIG_TOTAL, sigTotal, 202) \
     X(SIG_EPOCH, sigEpoch, 203) \
+    /* workers (LuaRuntime+Workers.swift) */ \
+    X(THREAD_SUBMIT, threadSubmit, 300) \
+    X(THREAD_RESULT, threadResult, 301) \
+    X(UNIVERSAL_WAIT, universalWait, 302) \
+    X(HOST_CALL, hostCall, 303) \
     /* monitor and diagnostics (LuaDiagnostics.swift) */ \
     X(TASK_IDS, taskIds, 350) \
     X(TASK_GET, taskGet, 351) \
     X(DEBUG_LOG, debugLog, 352) \
     X(DEBUG_SET, debugSet, 353) \
-    X(SIGNAL_SELF, signalSelf, 354)
+    /* embedding (Sources/CurioLua/Embedding): 450-499 */ \
+    X(EMBED_SERVE, embedServe, 450) \
+    X(EMBED_BIND, embedBind, 451)
 
 #define CURIO_TRAPS(X) \
     X(SLEEP, sleep, 1) \
     X(WAIT, wait, 2) \
     X(IO, io, 3) \
     X(JOIN, join, 4) \
-    X(THREAD, thread, 5)
+    X(THREAD, thread, 5) \
+    X(EMBED_WAIT, embedWait, 450)
 
 // 1-3 are deliveries of a cancellation; 9 and 10 say a blocking call was made
 // where it cannot suspend.

@@ -52,4 +52,7 @@ void csys_eprint(const char *s);
 void csys_flush_stdout(void);
 int csys_close(int fd);
 int csys_set_nonblocking(int fd, int on);
+/// Asks the kernel to send `sig` to this process when its parent dies (prctl
+/// PR_SET_PDEATHSIG). Returns 0 or -errno.
+int csys_set_parent_death_signal(int sig);
 #endif
