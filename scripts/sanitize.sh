@@ -5,7 +5,7 @@
 #            (Under ASan the Lua allocator hands every block to malloc: alloc.c.)
 #   thread:  builds with ThreadSanitizer into .build-tsan and runs the tests that
 #            use threads (thread pool, inbox, runtimes on several threads, signals)
-#            and the Lua suites that use the thread pool (files, name resolution).
+#            and the Lua suites that use threads (files, name resolution, workers).
 # Each build has its own scratch path, so the debug build of scripts/test.sh is untouched.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -66,9 +66,9 @@ if [ "$what" = thread ] || [ "$what" = all ]; then
   export TSAN_OPTIONS=halt_on_error=1 CURIO_SANITIZER=thread
   if build thread .build-tsan; then
     swift_tests tsan .build-tsan thread \
-      'testWorkOnAnotherThread|testThreadPool|testInbox|testSeveralRuntimes|SignalRuntimeTests|SignalKernelTests' || status=1
+      'testWorkOnAnotherThread|testThreadPool|ThreadPoolTests|testInbox|testSeveralRuntimes|SignalRuntimeTests|SignalKernelTests' || status=1
     lua_tests tsan .build-tsan/debug/curio-lua Tests/lua/file_test.lua Tests/lua/network_test.lua \
-      Tests/lua/signal_test.lua Tests/lua/subprocess_test.lua || status=1
+      Tests/lua/signal_test.lua Tests/lua/subprocess_test.lua Tests/lua/workers_test.lua || status=1
   else
     status=1
   fi
