@@ -57,25 +57,19 @@ static int open_state(lua_State *L) {
     lua_pushcfunction(L, embedded_searcher);
     lua_rawseti(L, -2, 2);
     lua_pop(L, 1);
+    /* The C modules, preloaded under their names. */
+    static const luaL_Reg c_modules[] = {
+        {"curio.core", luaopen_curio_core}, {"curio.csocket", cl_open_socket},
+        {"curio.cssl", cl_open_ssl}, {"curio.cprocess", cl_open_process},
+        {"curio.ccodec", cl_open_codec}, {"curio.cworkers", cl_open_workers},
+        {"curio.cuniversal", cl_open_universal}, {"curio.cworkerproc", cl_open_workerproc},
+        {"curio.cchannel", cl_open_channel}, {NULL, NULL},
+    };
     lua_getfield(L, -1, "preload");
-    lua_pushcfunction(L, luaopen_curio_core);
-    lua_setfield(L, -2, "curio.core");
-    lua_pushcfunction(L, cl_open_socket);
-    lua_setfield(L, -2, "curio.csocket");
-    lua_pushcfunction(L, cl_open_ssl);
-    lua_setfield(L, -2, "curio.cssl");
-    lua_pushcfunction(L, cl_open_process);
-    lua_setfield(L, -2, "curio.cprocess");
-    lua_pushcfunction(L, cl_open_codec);
-    lua_setfield(L, -2, "curio.ccodec");
-    lua_pushcfunction(L, cl_open_workers);
-    lua_setfield(L, -2, "curio.cworkers");
-    lua_pushcfunction(L, cl_open_universal);
-    lua_setfield(L, -2, "curio.cuniversal");
-    lua_pushcfunction(L, cl_open_workerproc);
-    lua_setfield(L, -2, "curio.cworkerproc");
-    lua_pushcfunction(L, cl_open_channel);
-    lua_setfield(L, -2, "curio.cchannel");
+    for (const luaL_Reg *m = c_modules; m->name; m++) {
+        lua_pushcfunction(L, m->func);
+        lua_setfield(L, -2, m->name);
+    }
     lua_pop(L, 2);
     return 0;
 }
