@@ -20,8 +20,13 @@ local function children()
   local list = read_file(("/proc/%d/task/%d/children"):format(me, me)) or ""
   local out = {}
   for pid in list:gmatch("%d+") do
-    local stat = read_file("/proc/" .. pid .. "/stat")
-    out[tonumber(pid)] = stat and stat:match("^%d+ %b() (%a)") or "?"
+    -- The process pool's idle workers (run_in_process, e.g. from workers_test.lua
+    -- run earlier in the same process) are ours but no subprocess's.
+    local cmdline = read_file("/proc/" .. pid .. "/cmdline") or ""
+    if not cmdline:find("--curio-worker-process", 1, true) then
+      local stat = read_file("/proc/" .. pid .. "/stat")
+      out[tonumber(pid)] = stat and stat:match("^%d+ %b() (%a)") or "?"
+    end
   end
   return out
 end
