@@ -147,17 +147,14 @@ public final class Kernel {
 
     // MARK: deadlines (timeout_after)
 
-    /// Enters a timeout block with an absolute deadline. Returns the previous
-    /// effective deadline, to be handed back to `leaveDeadline`.
-    /// A NaN deadline counts as none (+infinity).
-    public func enterDeadline(_ t: TaskRecord, _ deadline: Double) -> Double? {
+    /// Enters a timeout block with an absolute deadline (the task's effective
+    /// deadline is the smallest on its stack). A NaN deadline counts as none.
+    public func enterDeadline(_ t: TaskRecord, _ deadline: Double) {
         let x = t.extrasForWrite
-        let prior = x.timeout
         let d = deadline.isNaN ? .infinity : deadline
         x.deadlines.append(d)
-        let effective = min(prior ?? d, d)
+        let effective = min(x.timeout ?? d, d)
         setTimeout(t, x, effective.isFinite ? effective : nil)
-        return prior
     }
 
     public enum TimeoutVerdict: Int {
@@ -172,11 +169,10 @@ public final class Kernel {
     }
 
     /// Leaves the innermost timeout block, restoring the enclosing blocks' deadline
-    /// (`prior`, as `enterDeadline` returned it, unless a cancellation voided the
-    /// deadlines since). `timeoutClock` is the clock carried by the timeout error the
+    /// (the smallest left on the stack; a cancellation voids them). `timeoutClock` is the clock carried by the timeout error the
     /// block is exiting with (nil if it exits normally or with another error); the
     /// verdict is curio's rule for nesting.
-    public func leaveDeadline(_ t: TaskRecord, prior: Double?, timeoutClock: Double?) -> TimeoutVerdict {
+    public func leaveDeadline(_ t: TaskRecord, timeoutClock: Double?) -> TimeoutVerdict {
         let x = t.extrasForWrite
         var verdict = TimeoutVerdict.propagate
         if let clock = timeoutClock {
@@ -187,9 +183,8 @@ public final class Kernel {
             }
         }
         if !x.deadlines.isEmpty { x.deadlines.removeLast() }
-        // The enclosing deadline is the smallest left on the stack (cancel voids them).
         let remaining = x.deadlines.min() ?? .infinity
-        let prior = prior.map { min($0, remaining) }.flatMap { $0.isFinite ? $0 : nil }
+        let prior: Double? = remaining.isFinite ? remaining : nil
         let nowClock = clock()
         if let p = prior, p <= nowClock {
             // The enclosing deadline has already passed: deliver it at the next
@@ -217,10 +212,7 @@ public final class Kernel {
     /// thread with its result. Pair it with an `.external` trap to block a task.
     public func runInThread(_ work: @escaping @Sendable () -> any Sendable,
                             completion: @escaping (any Sendable) -> Void) {
-        let token = nextExternalToken
-        nextExternalToken += 1
-        pendingExternal[token] = completion
-        threadPool.submit(token: token, work)
+        threadPool.submit(token: expectExternal(completion), work)
     }
 
     /// A token for a completion another thread will post to the inbox later

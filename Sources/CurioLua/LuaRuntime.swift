@@ -316,13 +316,12 @@ public final class LuaRuntime {
             return 3
         case .timeoutEnter:
             guard let t = k.current else { return fail("curio: timeout outside a task") }
-            pushOptional(L, k.enterDeadline(t, num(L, 2)))
-            return 1
+            k.enterDeadline(t, num(L, 2))
+            return 0
         case .timeoutLeave:
             guard let t = k.current else { return fail("curio: timeout outside a task") }
-            let prior: Double? = isNil(L, 2) ? nil : num(L, 2)
-            let clock: Double? = isNil(L, 3) ? nil : num(L, 3)
-            lua_pushinteger(L, lua_Integer(k.leaveDeadline(t, prior: prior, timeoutClock: clock).rawValue))
+            let clock: Double? = isNil(L, 2) ? nil : num(L, 2)
+            lua_pushinteger(L, lua_Integer(k.leaveDeadline(t, timeoutClock: clock).rawValue))
             return 1
         case .cancelDisable:
             guard let t = k.current else { return 0 }

@@ -124,15 +124,14 @@ final class KernelTests: XCTestCase {
         let k = try Kernel()
         var t: TaskRecord!
         var verdict: Kernel.TimeoutVerdict?
-        var prior: Double?
         let body = ScriptedBody { n, r in
             switch n {
             case 0:
-                prior = k.enterDeadline(t, k.clock() + 0.01)
+                k.enterDeadline(t, k.clock() + 0.01)
                 return .sleep(until: k.clock() + 10)
             default:
                 guard case .cancel(.timeout(let clock)) = r else { XCTFail("expected a timeout"); return .exit }
-                verdict = k.leaveDeadline(t, prior: prior, timeoutClock: clock)
+                verdict = k.leaveDeadline(t, timeoutClock: clock)
                 return .exit
             }
         }
@@ -149,15 +148,15 @@ final class KernelTests: XCTestCase {
         let t = k.spawn(ScriptedBody { _, _ in .exit })
         let now = k.clock()
         // outer expired, inner not: the inner block sees the outer's timeout
-        let p0 = k.enterDeadline(t, now - 1)
-        let p1 = k.enterDeadline(t, now + 100)
+        k.enterDeadline(t, now - 1)
+        k.enterDeadline(t, now + 100)
         XCTAssertEqual(t.timeout, now - 1, "a deadline never extends an outer one")
-        XCTAssertEqual(k.leaveDeadline(t, prior: p1, timeoutClock: now), .outer)
-        XCTAssertEqual(k.leaveDeadline(t, prior: p0, timeoutClock: now), .ours)
+        XCTAssertEqual(k.leaveDeadline(t, timeoutClock: now), .outer)
+        XCTAssertEqual(k.leaveDeadline(t, timeoutClock: now), .ours)
         // nothing expired: a stray timeout is uncaught
-        let p2 = k.enterDeadline(t, now + 100)
-        XCTAssertEqual(k.leaveDeadline(t, prior: p2, timeoutClock: now), .uncaught)
-        XCTAssertEqual(k.leaveDeadline(t, prior: nil, timeoutClock: nil), .propagate)
+        k.enterDeadline(t, now + 100)
+        XCTAssertEqual(k.leaveDeadline(t, timeoutClock: now), .uncaught)
+        XCTAssertEqual(k.leaveDeadline(t, timeoutClock: nil), .propagate)
     }
 
     /// curio's trap_cancel_task: a cancelled task's deadlines no longer fire while
@@ -165,18 +164,17 @@ final class KernelTests: XCTestCase {
     func testCancelVoidsTheTasksDeadlines() throws {
         let k = try Kernel()
         var t: TaskRecord!
-        var prior: Double?
         var cleanupResumption: Resumption?
         let body = ScriptedBody { n, r in
             switch n {
             case 0:
-                prior = k.enterDeadline(t, k.clock() + 0.02)
+                k.enterDeadline(t, k.clock() + 0.02)
                 return .sleep(until: k.clock() + 10) // cancelled here
             case 1:
                 return .sleep(until: k.clock() + 0.1) // cleanup past the old deadline
             case 2:
                 cleanupResumption = r
-                XCTAssertEqual(k.leaveDeadline(t, prior: prior, timeoutClock: nil), .propagate)
+                XCTAssertEqual(k.leaveDeadline(t, timeoutClock: nil), .propagate)
                 XCTAssertNil(t.timeout)
                 return .exit
             default:
@@ -195,6 +193,21 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(body.resumptions.count, 2)
     }
 
+    /// Leaving an inner block after a cancel does not re-arm the voided outer one.
+    func testLeavingABlockAfterACancelKeepsTheOuterDeadlineVoid() throws {
+        let k = try Kernel()
+        let t = k.spawn(ScriptedBody { n, _ in n == 0 ? .sleep(until: k.clock() + 10) : .exit })
+        k.cycle() // t blocks
+        k.enterDeadline(t, k.clock() + 0.01)
+        k.enterDeadline(t, k.clock() + 100)
+        k.cancel(t)
+        XCTAssertEqual(k.leaveDeadline(t, timeoutClock: nil), .propagate)
+        XCTAssertNil(t.timeout)
+        XCTAssertEqual(k.leaveDeadline(t, timeoutClock: nil), .propagate)
+        XCTAssertNil(t.timeout)
+        k.runUntilComplete(t)
+    }
+
     /// No number a trap carries can crash the kernel: NaN counts as "now" for a
     /// sleep and as "none" for a deadline; +inf sleeps until cancelled.
     func testNaNAndInfiniteTimesAreHarmless() throws {
@@ -204,7 +217,7 @@ final class KernelTests: XCTestCase {
             switch n {
             case 0: return .sleep(until: .nan)
             case 1:
-                _ = k.enterDeadline(t, .nan)
+                k.enterDeadline(t, .nan)
                 XCTAssertNil(t.timeout)
                 return .sleep(until: -.infinity)
             default: return .exit
@@ -222,8 +235,8 @@ final class KernelTests: XCTestCase {
         let k = try Kernel()
         let t = k.spawn(ScriptedBody { _, _ in .exit })
         for _ in 0..<10_000 {
-            let p = k.enterDeadline(t, k.clock() + 60)
-            _ = k.leaveDeadline(t, prior: p, timeoutClock: nil)
+            k.enterDeadline(t, k.clock() + 60)
+            _ = k.leaveDeadline(t, timeoutClock: nil)
         }
         XCTAssertEqual(k.pendingTimers, 0)
         k.runUntilComplete(t)

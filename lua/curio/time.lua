@@ -36,15 +36,15 @@ end
 
 -- Curio's nesting rules, decided by the kernel from the task's deadline stack.
 local OURS, OUTER, UNCAUGHT = 1, 2, 3
-local function leave(prior, ignore, ok, ...)
+local function leave(ignore, ok, ...)
   if ok then
-    kcall(OP_LEAVE, prior, nil)
+    kcall(OP_LEAVE, nil)
     return ...
   end
   local e = ...
   local clock
   if is(e, TaskTimeout) or is(e, TimeoutCancellationError) then clock = e.clock end
-  local verdict = kcall(OP_LEAVE, prior, clock)
+  local verdict = kcall(OP_LEAVE, clock)
   if verdict == OURS then
     if ignore then return nil end
     if is(e, TimeoutCancellationError) then
@@ -62,8 +62,8 @@ end
 
 local function timeout_block(deadline, ignore, fn, ...)
   if K.current() == nil then K.not_in_task(3) end
-  local prior = kcall(OP_ENTER, deadline)
-  return leave(prior, ignore, pcall(fn, ...))
+  kcall(OP_ENTER, deadline)
+  return leave(ignore, pcall(fn, ...))
 end
 
 --- timeout_after(seconds, fn, ...): fn's results, or raises TaskTimeout.

@@ -398,7 +398,7 @@ final class EmbedCore: @unchecked Sendable {
             guard let c = calls[id], let t = k.tasks[Int(lua_tointegerx(L, 3, nil))] else { return 0 }
             c.task = t
             callByTask[t.id] = c
-            if let d = c.deadline { _ = k.enterDeadline(t, d) }
+            if let d = c.deadline { k.enterDeadline(t, d) }
             return 0
         default:
             return runtime.fail("curio: unknown kernel call")
