@@ -97,6 +97,20 @@ local function ask(port)
   return tonumber(index), tonumber(pid)
 end
 
+
+-- A supervisor of two SERVER workers on a free port, once both answer: port, the
+-- supervisor's handle, the workers' pids.
+local function two_workers()
+  local port = free_port()
+  local h = supervise(2, SERVER, port)
+  local workers = eventually(8, function()
+    local w = h.workers()
+    return #w == 2 and ask(port) and w
+  end)
+  assert.is_true(workers ~= nil, "two workers started")
+  return port, h, workers
+end
+
 describe("curio-lua --processes", function()
   after_each(function()
     for _, h in ipairs(started) do h.cleanup() end
@@ -148,13 +162,7 @@ describe("curio-lua --processes", function()
   end)
 
   it("forwards SIGTERM to every worker and exits 0 once they are gone, leaving no orphan", function()
-    local port = free_port()
-    local h = supervise(2, SERVER, port)
-    local workers = eventually(8, function()
-      local w = h.workers()
-      return #w == 2 and ask(port) and w
-    end)
-    assert.is_true(workers ~= nil, "two workers started")
+    local port, h, workers = two_workers()
     h.kill("TERM")
     local rc = h.status(10)
     local log = h.output()
@@ -174,13 +182,7 @@ describe("curio-lua --processes", function()
   end)
 
   it("takes its workers along when it is killed itself (SIGKILL)", function()
-    local port = free_port()
-    local h = supervise(2, SERVER, port)
-    local workers = eventually(8, function()
-      local w = h.workers()
-      return #w == 2 and ask(port) and w
-    end)
-    assert.is_true(workers ~= nil, "two workers started")
+    local port, h, workers = two_workers()
     h.kill("KILL")
     local gone = eventually(8, function() return not alive(workers[1]) and not alive(workers[2]) end)
     h.cleanup()
@@ -188,13 +190,7 @@ describe("curio-lua --processes", function()
   end)
 
   it("forwards SIGHUP and restarts the workers that die of it, without stopping", function()
-    local port = free_port()
-    local h = supervise(2, SERVER, port)
-    local before = eventually(8, function()
-      local w = h.workers()
-      return #w == 2 and ask(port) and w
-    end)
-    assert.is_true(before ~= nil, "two workers started")
+    local port, h, before = two_workers()
     h.kill("HUP")
     local after = eventually(8, function()
       local w = h.workers()

@@ -13,6 +13,23 @@ local function caught(sig)
   return mask & (1 << (sig - 1)) ~= 0
 end
 
+
+-- Runs `script` in a curio-lua process in the background ($pid), then the shell
+-- `steps`, where `await WORD` waits until the script has printed WORD; returns the
+-- script's output and exit status.
+local function run_signalled(script, steps)
+  local path, log = os.tmpname(), os.tmpname()
+  local f = io.open(path, "w")
+  f:write(script)
+  f:close()
+  local out, rc = support.sh(("'%s' %s >%s & pid=$!; "):format(support.exe, path, log)
+    .. ("await() { for i in $(seq 200); do grep -q $1 %s && break; sleep 0.05; done; }; "):format(log)
+    .. steps .. ("; wait $pid; rc=$?; cat %s; exit $rc"):format(log))
+  os.remove(path)
+  os.remove(log)
+  return out, rc
+end
+
 describe("curio.signal", function()
   it("is a field of curio and requirable, with the usual constants", function()
     assert.equal(signal, curio.signal)
@@ -167,17 +184,8 @@ describe("curio.signal", function()
         if s == signal.SIGTERM then break end
       end
     ]]
-    local path = os.tmpname()
-    local f = io.open(path, "w")
-    f:write(script)
-    f:close()
-    local log = os.tmpname()
-    local out, rc = support.sh(("'%s' %s >%s & pid=$!; "):format(support.exe, path, log)
-      .. ("await() { for i in $(seq 200); do grep -q $1 %s && break; sleep 0.05; done; }; "):format(log)
-      .. "await ready; kill -HUP $pid; await SIGHUP; kill -INT $pid; await SIGINT; kill -TERM $pid; "
-      .. ("wait $pid; rc=$?; cat %s; exit $rc"):format(log))
-    os.remove(log)
-    os.remove(path)
+    local out, rc = run_signalled(script,
+      "await ready; kill -HUP $pid; await SIGHUP; kill -INT $pid; await SIGINT; kill -TERM $pid")
     assert.equal("ready\nSIGHUP\nSIGINT\nSIGTERM\n", out)
     assert.equal(0, rc)
   end)
@@ -195,17 +203,7 @@ describe("curio.signal", function()
       curio.sleep(20)
       io.write("not cancelled\n")
     ]]
-    local path = os.tmpname()
-    local f = io.open(path, "w")
-    f:write(script)
-    f:close()
-    local log = os.tmpname()
-    local out, rc = support.sh(("'%s' %s >%s & pid=$!; "):format(support.exe, path, log)
-      .. ("for i in $(seq 200); do grep -q ready %s && break; sleep 0.05; done; kill -INT $pid; "):format(log)
-      .. ("for i in $(seq 200); do grep -q closed %s && break; sleep 0.05; done; kill -INT $pid; "):format(log)
-      .. ("wait $pid; rc=$?; cat %s; exit $rc"):format(log))
-    os.remove(path)
-    os.remove(log)
+    local out, rc = run_signalled(script, "await ready; kill -INT $pid; await closed; kill -INT $pid")
     assert.equal("ready\nclosed\n", out)
     assert.equal(130, rc)
   end)
