@@ -15,38 +15,9 @@ end
 local have_python = sh("command -v python3 >/dev/null && echo yes"):find("yes") ~= nil
 local have_curl = sh("command -v curl >/dev/null && echo yes"):find("yes") ~= nil
 
-local function free_port()
-  local s = curio.tcp_server_socket("127.0.0.1", 0)
-  local port = s:getsockname().port
-  s:close()
-  return port
-end
+local free_port = require("support").free_port
 
--- Starts `curio-lua example port` in the background; returns its pid, port and
--- a function reading its output so far. Waits until the port accepts.
-local function start(example, prefix)
-  local port = free_port()
-  local log = os.tmpname()
-  local p = io.popen(("%s'%s' %s %d > %s 2>&1 & echo $!"):format(prefix or "", exe, example, port, log))
-  local pid = p:read("l")
-  p:close()
-  for _ = 1, 250 do
-    local ok, c = pcall(curio.open_connection, "127.0.0.1", port)
-    if ok then c:close() break end
-    curio.sleep(0.02)
-  end
-  local function output()
-    local f = io.open(log)
-    local s = f:read("a")
-    f:close()
-    return s
-  end
-  local function stop()
-    os.execute("kill " .. pid .. " 2>/dev/null")
-    os.remove(log)
-  end
-  return port, output, stop
-end
+local start = require("support").start_example
 
 -- Python client: several connections, 1 B .. 1 MiB of random bytes (every byte
 -- value), echoed back exactly; then a half-close is answered by end of stream.

@@ -7,12 +7,7 @@ local exe = support.exe
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local SERVER = dir .. "fixtures/processes_server.lua"
 
-local function free_port()
-  local s = curio.tcp_server_socket("127.0.0.1", 0)
-  local port = s:getsockname().port
-  s:close()
-  return port
-end
+local free_port = require("support").free_port
 
 local function read_file(path)
   local f = io.open(path)

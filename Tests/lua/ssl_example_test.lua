@@ -6,33 +6,11 @@ local have_curl = support.sh("command -v curl")
 have_curl = have_curl and have_curl:find("curl") ~= nil
 local CA = "Tests/lua/fixtures/ssl/ca.pem"
 
-local function free_port()
-  local s = curio.tcp_server_socket("127.0.0.1", 0)
-  local port = s:getsockname().port
-  s:close()
-  return port
-end
+local free_port = require("support").free_port
 
--- Starts `curio-lua example port` in the background; waits until it accepts.
+-- Starts an example; returns its port and stop() (which returns its output).
 local function start(example)
-  local port = free_port()
-  local log = os.tmpname()
-  local p = io.popen(("'%s' %s %d > %s 2>&1 & echo $!"):format(support.exe, example, port, log))
-  local pid = p:read("l")
-  p:close()
-  for _ = 1, 250 do
-    local ok, c = pcall(curio.open_connection, "127.0.0.1", port)
-    if ok then c:close() break end
-    curio.sleep(0.02)
-  end
-  local function stop()
-    os.execute("kill " .. pid .. " 2>/dev/null")
-    local f = io.open(log)
-    local out = f and f:read("a") or ""
-    if f then f:close() end
-    os.remove(log)
-    return out
-  end
+  local port, _, stop = support.start_example(example)
   return port, stop
 end
 

@@ -49,12 +49,7 @@ local function connect(port, ctx, host)
 end
 
 -- A port nobody listens on yet (for tcp_server, which picks no port of its own).
-local function free_port()
-  local s = curio.tcp_server_socket("127.0.0.1", 0)
-  local port = s:getsockname().port
-  s:close()
-  return port
-end
+local free_port = require("support").free_port
 
 describe("contexts", function()
   it("client contexts verify and check host names by default", function()

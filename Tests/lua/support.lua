@@ -32,6 +32,45 @@ function M.tcp_pair()
   return c, s
 end
 
+--- A loopback TCP port that was free a moment ago. In a task.
+function M.free_port()
+  local curio = require "curio"
+  local s = curio.tcp_server_socket("127.0.0.1", 0)
+  local port = s:getsockname().port
+  s:close()
+  return port
+end
+
+--- Starts `curio-lua example PORT` in the background (`prefix`: shell words before
+--- it, e.g. "ulimit -n 32; exec ") and waits until the port accepts. Returns the
+--- port, output() (what it printed so far) and stop() (kills it; returns output).
+function M.start_example(example, prefix)
+  local curio = require "curio"
+  local port = M.free_port()
+  local log = os.tmpname()
+  local p = io.popen(("%s'%s' %s %d > %s 2>&1 & echo $!"):format(prefix or "", M.exe, example, port, log))
+  local pid = p:read("l")
+  p:close()
+  for _ = 1, 250 do
+    local ok, c = pcall(curio.open_connection, "127.0.0.1", port)
+    if ok then c:close() break end
+    curio.sleep(0.02)
+  end
+  local function output()
+    local f = io.open(log)
+    local out = f and f:read("a") or ""
+    if f then f:close() end
+    return out
+  end
+  local function stop()
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    local out = output()
+    os.remove(log)
+    return out
+  end
+  return port, output, stop
+end
+
 --- Runs curio-lua with `args` (shell words), with `env` assignments before it.
 function M.run(args, env)
   return M.sh((env or "") .. " '" .. M.exe .. "' " .. args)
