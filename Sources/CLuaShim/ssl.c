@@ -26,7 +26,13 @@ enum { WANT_READ = 1, WANT_WRITE = 2, ERR_SSL = 3, ERR_SYSCALL = 4, ERR_EOF = 5 
 #define SSL_MT "curio.cssl.ssl"
 
 typedef struct { SSL_CTX *ctx; } lctx;
-typedef struct { SSL *ssl; } lssl;
+/* `drained`: the socket BIO's last recv() returned less than it asked for, so the
+ * socket's receive queue was empty then (TCP copies all it has). read() then
+ * answers WANT_READ without the recv() that would only say EAGAIN, as
+ * Socket:recv does after a short read: safe because the poller remembers an edge
+ * (or the end of input) that came while nobody waited. The BIO points here: the
+ * userdata outlives the SSL and its BIO (both freed by free() or __gc). */
+typedef struct { SSL *ssl; int fd; int drained; } lssl;
 
 /* Connections alive (made and not yet freed), process-wide: tests check it for leaks. */
 static _Atomic long live_connections;
@@ -65,20 +71,22 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 static BIO_METHOD *fd_bio_method;
 static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
 
-static int fd_of(BIO *b) { return (int)(intptr_t)BIO_get_data(b); }
+static lssl *conn_of(BIO *b) { return BIO_get_data(b); }
 
 static int retryable(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 
 static int bio_read(BIO *b, char *buf, int n) {
     BIO_clear_retry_flags(b);
-    ssize_t r = recv(fd_of(b), buf, (size_t)n, 0);
+    lssl *c = conn_of(b);
+    ssize_t r = recv(c->fd, buf, (size_t)n, 0);
+    c->drained = r > 0 && r < n;
     if (r < 0 && retryable(errno)) BIO_set_retry_read(b);
     return (int)r;
 }
 
 static int bio_write(BIO *b, const char *buf, int n) {
     BIO_clear_retry_flags(b);
-    ssize_t r = send(fd_of(b), buf, (size_t)n, MSG_NOSIGNAL);
+    ssize_t r = send(conn_of(b)->fd, buf, (size_t)n, MSG_NOSIGNAL);
     if (r < 0 && retryable(errno)) BIO_set_retry_write(b);
     return (int)r;
 }
@@ -103,12 +111,12 @@ static void bio_init(void) {
     fd_bio_method = m;
 }
 
-/* A BIO on fd (never closes it: the socket owns it). */
-static BIO *fd_bio(int fd) {
+/* A BIO on the connection's fd (never closes it: the socket owns it). */
+static BIO *fd_bio(lssl *c) {
     pthread_once(&bio_once, bio_init);
     if (!fd_bio_method) return NULL;
     BIO *b = BIO_new(fd_bio_method);
-    if (b) BIO_set_data(b, (void *)(intptr_t)fd);
+    if (b) BIO_set_data(b, c);
     return b;
 }
 
@@ -336,13 +344,15 @@ static int l_new(lua_State *L) {
     const char *alpn = luaL_optlstring(L, 6, NULL, &alpn_len);
     lssl *s = lua_newuserdatauv(L, sizeof *s, 0);
     s->ssl = NULL;
+    s->fd = fd;
+    s->drained = 0;
     luaL_setmetatable(L, SSL_MT);
     ERR_clear_error();
     SSL *ssl = SSL_new(ctx);
     if (!ssl) return cfg_fail(L, "SSL_new failed");
     s->ssl = ssl;
     live_connections++;
-    BIO *bio = fd_bio(fd);
+    BIO *bio = fd_bio(s);
     if (!bio) return cfg_fail(L, "BIO_new failed");
     SSL_set_bio(ssl, bio, bio); /* one reference, owned by ssl */
     if (server) {
@@ -396,9 +406,16 @@ static int l_handshake(lua_State *L) {
  * extra. At most 64 KiB a call (OpenSSL returns one record, at most 16 KiB, per
  * read anyway). */
 static int l_read(lua_State *L) {
-    SSL *ssl = check_ssl(L)->ssl;
+    lssl *s = check_ssl(L);
+    SSL *ssl = s->ssl;
     lua_Integer n = luaL_checkinteger(L, 2);
     if (n <= 0) { lua_pushliteral(L, ""); return 1; }
+    if (s->drained && !SSL_has_pending(ssl)) { /* wait first: see lssl */
+        s->drained = 0;
+        lua_pushnil(L);
+        lua_pushinteger(L, WANT_READ);
+        return 2;
+    }
     if (n > RBUF) n = RBUF;
     ERR_clear_error();
     errno = 0;

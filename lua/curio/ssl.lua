@@ -254,8 +254,9 @@ local recv_size = 1 -- the last size recv checked (never 0: recv(0) returns at o
 --- recv(maxbytes) -> data, or nil at the end of the stream (the peer's
 --- close_notify). A peer that closes without close_notify raises SSLError
 --- ("unexpected eof while reading"): the data may have been cut short.
--- Always try, then wait (edge-triggered epoll). No "wait first after a short
--- read" shortcut as Socket:recv has: that one loses wake-ups (issue 9).
+-- Try, then wait (edge-triggered epoll). After a short read of the socket (its
+-- queue was empty) with nothing buffered in OpenSSL, c_read answers WANT_READ at
+-- once instead of making a recv() that would say EAGAIN (see lssl in ssl.c).
 function SSLSocket:recv(maxbytes)
   if self == nil or self._sock == nil then badself("recv", self, "SSLSocket") end -- no C call
   if maxbytes ~= recv_size then
