@@ -3,9 +3,14 @@
  * blocks (coroutine states, stacks, call frames, tables: most of a task) need no
  * header: they are carved from 64 KiB slabs, one size class per slab, and found
  * again by masking the address. A slab whose blocks are all free goes back to a
- * pool of empty slabs; beyond as many bytes as are in use (at least 4 MiB) the pool
+ * pool of empty slabs; beyond twice the bytes in use (at least 10 MiB) the pool
  * returns their pages to the system (MADV_DONTNEED), so a spike of a million tasks
- * does not pin its memory. Blocks
+ * does not pin its memory. Classes go by 16 bytes up to 1 KiB, then by 256 bytes
+ * up to SMALL_MAX (8 KiB: at least 7 blocks a slab): the medium ones are mostly
+ * strings, such as the 4 KiB a socket read returns, which the collector frees a
+ * cycle's worth at a time and the next cycle allocates again. From slabs that costs
+ * a pointer push and pop instead of malloc and free (~450 instructions), and no
+ * page faults from glibc giving the top of its heap back and taking it again. Blocks
  * above SMALL_MAX go to malloc. One allocator per lua_State (one thread). `limit`
  * (0 = none) caps the bytes Lua may hold: allocation beyond it fails, which Lua
  * raises as "not enough memory".
@@ -31,14 +36,16 @@
 #ifdef CL_ASAN
 #define SMALL_MAX 0
 #else
-#define SMALL_MAX 1024
+#define SMALL_MAX 8192
 #endif
 
-#define GRAIN 16
-#define NCLASSES (1024 / GRAIN)
+#define GRAIN 16                   /* classes 1..64: 16..1024 bytes */
+#define MEDIUM_GRAIN 256           /* classes 65..92: 1280..8192 bytes */
+#define NCLASSES (1024 / GRAIN + (8192 - 1024) / MEDIUM_GRAIN)
 #define SLAB_SIZE ((size_t)64 << 10)
 #define REGION_SLABS 64            /* slabs are mapped 4 MiB at a time */
-#define WARM_MIN_SLABS 64          /* empty slabs kept with their pages: at least 4 MiB */
+#define WARM_MIN_SLABS 160         /* empty slabs kept with their pages: at least 10 MiB,
+                                      the 8 MiB of garbage gcpace.c lets a cycle make */
 
 typedef struct free_block { struct free_block *next; } free_block;
 
@@ -65,7 +72,12 @@ struct cl_allocator {
     size_t limit;
 };
 
-static inline size_t class_of(size_t n) { return (n + GRAIN - 1) / GRAIN; }
+static inline size_t class_of(size_t n) {
+    return n <= 1024 ? (n + GRAIN - 1) / GRAIN : 1024 / GRAIN + (n - 1024 + MEDIUM_GRAIN - 1) / MEDIUM_GRAIN;
+}
+static inline size_t class_size(size_t c) {
+    return c <= 1024 / GRAIN ? c * GRAIN : 1024 + (c - 1024 / GRAIN) * MEDIUM_GRAIN;
+}
 static inline slab *slab_of(void *p) { return (slab *)((uintptr_t)p & ~(uintptr_t)(SLAB_SIZE - 1)); }
 
 /* A region of REGION_SLABS slabs aligned to SLAB_SIZE, its first slab-sized
@@ -109,7 +121,7 @@ static slab *new_slab(cl_allocator *a, size_t c) {
     s->bump = (char *)s + SLAB_HEADER;
     s->end = (char *)s + SLAB_SIZE;
     s->used = 0;
-    s->size = (unsigned)(c * GRAIN);
+    s->size = (unsigned)class_size(c);
     list_front(a, s, c);
     return s;
 }
@@ -133,13 +145,14 @@ static int pool_reserve(cl_allocator *a) {
 }
 
 /* Adds an empty slab to the pool, then gives back the pages of the warm slabs
-   beyond the limit (oldest first). The limit is the bytes in use (the collector
-   too lets garbage grow to the live data's size before it runs): churn, such as
+   beyond the limit (oldest first). The limit is twice the bytes in use (the
+   collector lets garbage grow to up to twice the live data's size before it runs,
+   or to the floor: WARM_MIN_SLABS): churn, such as
    tasks ending while others start, reuses warm pages instead of faulting fresh
    ones in, while the memory of a spike goes back as the spike ends. */
 static void pool_push(cl_allocator *a, slab *s) {
     a->empty[a->nempty++] = s;
-    size_t limit = a->bytes / SLAB_SIZE;
+    size_t limit = 2 * (a->bytes / SLAB_SIZE); /* the collector's pause: up to 2x live in garbage */
     if (limit < WARM_MIN_SLABS) limit = WARM_MIN_SLABS;
     while (a->nempty - a->ncold > limit) madvise(a->empty[a->ncold++], SLAB_SIZE, MADV_DONTNEED);
 }

@@ -212,6 +212,8 @@ static int trap_k(lua_State *L, int status, lua_KContext ctx) {
 /* Yields (TRAP, op, a, b) with a and b the values at stack indices ia and ib; the
    values stay on the stack below (pushing copies beats rotating them into place). */
 static int yield_trap(lua_State *L, lua_Integer op, int ia, int ib) {
+    curio_host *h = host_of(L);
+    if (h && h->gc_cycle_done) cl_gcpace_retune(L, h);
     if (!lua_isyieldable(L)) {
         lua_pushinteger(L, CurioStatus_notYieldable);
         lua_pushnil(L);

@@ -63,6 +63,7 @@ public final class LuaRuntime {
             Unmanaged<LuaRuntime>.fromOpaque(ctx!).takeUnretainedValue()
                 .spawn(ref: ref, daemon: daemon != 0, main: main != 0, parent: parent!)
         }
+        _ = cl_gcpace_install(L, LuaRuntime.garbageFloor) // out of memory: Lua's own pace
     }
 
     deinit {
@@ -87,8 +88,17 @@ public final class LuaRuntime {
     /// A cap on the bytes the Lua state may hold (nil: none). An allocation past it
     /// fails, and Lua raises "not enough memory" in the code that asked for it.
     public var memoryLimit: Int? {
-        didSet { cl_allocator_set_limit(cl_state_allocator(L), memoryLimit.map { max(0, $0) } ?? 0) }
+        didSet {
+            let limit = memoryLimit.map { max(0, $0) } ?? 0
+            cl_allocator_set_limit(cl_state_allocator(L), limit)
+            // The garbage floor is at most a quarter of the limit.
+            _ = cl_gcpace_install(L, limit > 0 ? min(LuaRuntime.garbageFloor, limit / 4) : LuaRuntime.garbageFloor)
+        }
     }
+
+    /// The collector starts a cycle once garbage reaches the live data's size or
+    /// this many bytes, whichever is more (Sources/CLuaShim/gcpace.c).
+    static let garbageFloor = 8 << 20
 
     public struct ScriptError: Swift.Error, CustomStringConvertible {
         public let message: String

@@ -31,6 +31,10 @@ typedef struct curio_host {
     /// Registry reference of raise_status(st, v) (core.set_raiser), or 0: raises
     /// what a trap's non-zero resume status stands for.
     int raiser_ref;
+    /// The collector's pacing (gcpace.c): the garbage floor in bytes (0: off), the
+    /// pause last set (-1: the script set its own), and whether a cycle ended since.
+    size_t gc_floor;
+    int gc_pause, gc_cycle_done;
     char errbuf[512];
 } curio_host;
 
@@ -45,6 +49,13 @@ lua_State *cl_newstate(curio_host *host, int noenv);
 /// The allocator of a state made by cl_newstate.
 cl_allocator *cl_state_allocator(lua_State *L);
 void cl_close(lua_State *L);
+
+/// Paces the collector of a host's state so that a cycle starts once garbage reaches
+/// the live data's size (Lua's default pause, 200) or `floor` bytes, whichever is
+/// more (gcpace.c). Called again, changes the floor. Protected: 0, or -1 if out of memory.
+int cl_gcpace_install(lua_State *L, size_t floor);
+/// Called by traps: sets the pause for the next cycle after a cycle ended.
+void cl_gcpace_retune(lua_State *L, curio_host *h);
 
 /// The light userdata every kernel trap yields first.
 void *cl_trap_sentinel(void);
