@@ -25,7 +25,9 @@ int cl_open_channel(lua_State *L);
    threads open states of their own, and compiling the sources again cost each
    new worker state ~1.7 ms of CPU (98% of its start), loading bytecode a
    fraction of that. Dumped with debug information, so tracebacks and chunk
-   names are the same. Entries are added once and never change. */
+   names are the same. A module is dumped when a second state loads it (a process
+   with one state pays nothing); an entry with no bytecode marks the first load.
+   Entries are added under the lock and their bytecode set once. */
 typedef struct bc_ent { const char *src; char *bc; size_t len; struct bc_ent *next; } bc_ent;
 static pthread_mutex_t bc_mu = PTHREAD_MUTEX_INITIALIZER;
 static bc_ent *bc_list;
@@ -49,30 +51,32 @@ static int bc_write(lua_State *L, const void *p, size_t n, void *ud) {
     return 0;
 }
 
-static const bc_ent *bc_find(const char *src) {
+/* The entry of src, added (with no bytecode) on its first load (*first = 1);
+   NULL if memory ran out. The bytecode copied out is complete (set under the lock). */
+static bc_ent *bc_find(const char *src, const char **bc, size_t *len, int *first) {
     pthread_mutex_lock(&bc_mu);
-    const bc_ent *e = bc_list;
+    bc_ent *e = bc_list;
     while (e && e->src != src) e = e->next;
+    *first = !e;
+    if (!e && (e = calloc(1, sizeof *e))) {
+        e->src = src;
+        e->next = bc_list;
+        bc_list = e;
+    }
+    *bc = e ? e->bc : NULL;
+    *len = e ? e->len : 0;
     pthread_mutex_unlock(&bc_mu);
     return e;
 }
 
-/* Keeps the bytecode of the function on top of the stack (compiled from src). */
-static void bc_keep(lua_State *L, const char *src) {
+/* Keeps the bytecode of the function on top of the stack (compiled from e's source). */
+static void bc_keep(lua_State *L, bc_ent *e) {
     bc_buf b = { 0 };
-    bc_ent *e = malloc(sizeof *e);
-    if (!e || lua_dump(L, bc_write, &b, 0) != 0 || b.failed) {
-        free(e);
-        free(b.p);
-        return;
-    }
-    *e = (bc_ent){ src, b.p, b.len, NULL };
+    if (lua_dump(L, bc_write, &b, 0) != 0 || b.failed) { free(b.p); return; }
     pthread_mutex_lock(&bc_mu);
-    const bc_ent *o = bc_list;
-    while (o && o->src != src) o = o->next;
-    if (!o) { e->next = bc_list; bc_list = e; }
+    if (!e->bc) { e->bc = b.p; e->len = b.len; b.p = NULL; } /* else another thread was first */
     pthread_mutex_unlock(&bc_mu);
-    if (o) { free(e->bc); free(e); } /* another thread was first */
+    free(b.p);
 }
 
 static int embedded_searcher(lua_State *L) {
@@ -83,9 +87,12 @@ static int embedded_searcher(lua_State *L) {
         lua_pushfstring(L, "no embedded module '%s'", name);
         return 1;
     }
-    const bc_ent *e = bc_find(src);
-    if (e) {
-        if (luaL_loadbufferx(L, e->bc, e->len, "=[curio]", "b") != LUA_OK) return lua_error(L);
+    const char *bc;
+    size_t bclen;
+    int first;
+    bc_ent *e = bc_find(src, &bc, &bclen, &first);
+    if (bc) {
+        if (luaL_loadbufferx(L, bc, bclen, "=[curio]", "b") != LUA_OK) return lua_error(L);
         lua_pushstring(L, ":embedded:");
         return 2;
     }
@@ -97,7 +104,7 @@ static int embedded_searcher(lua_State *L) {
     for (const char *p = chunk; *p; p++) luaL_addchar(&b, (*p == '.' && strncmp(p, ".lua", 4) != 0) ? '/' : *p);
     luaL_pushresult(&b);
     if (luaL_loadbuffer(L, src, len, lua_tostring(L, -1)) != LUA_OK) return lua_error(L);
-    bc_keep(L, src);
+    if (e && !first) bc_keep(L, e); /* the first load only added the entry */
     lua_pushstring(L, ":embedded:");
     return 2;
 }
