@@ -557,8 +557,9 @@ typedef struct {
     uint32_t kept[DEC_SLOTS];
 } dec_t;
 
-static int corrupt(dec_t *d, const char *why) {
-    return luaL_error(d->L, "corrupt message: %s", why);
+__attribute__((noreturn, cold, noinline)) static void corrupt(dec_t *d, const char *why) {
+    luaL_error(d->L, "corrupt message: %s", why);
+    abort(); /* not reached: luaL_error does not return */
 }
 
 static inline void need(dec_t *d, size_t n) {
