@@ -224,21 +224,24 @@ static inline seen_ent *seen_find(seen_map *m, const void *p) {
     return NULL;
 }
 
-static int seen_add(seen_map *m, const void *p, uint32_t idx, size_t off) {
-    if (2 * (m->n + 1) > m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        seen_ent *v = calloc(cap, sizeof *v); /* gen 0: empty (a map's gen is >= 1) */
-        if (!v) return -1;
-        for (size_t i = 0; i < m->cap; i++) {
-            if (m->v[i].gen != m->gen) continue;
-            size_t j = seen_hash(m->v[i].p, cap);
-            while (v[j].gen == m->gen) j = (j + 1) & (cap - 1);
-            v[j] = m->v[i];
-        }
-        free(m->v);
-        m->v = v;
-        m->cap = cap;
+__attribute__((noinline)) static int seen_grow(seen_map *m) {
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    seen_ent *v = calloc(cap, sizeof *v); /* gen 0: empty (a map's gen is >= 1) */
+    if (!v) return -1;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->v[i].gen != m->gen) continue;
+        size_t j = seen_hash(m->v[i].p, cap);
+        while (v[j].gen == m->gen) j = (j + 1) & (cap - 1);
+        v[j] = m->v[i];
     }
+    free(m->v);
+    m->v = v;
+    m->cap = cap;
+    return 0;
+}
+
+static inline int seen_add(seen_map *m, const void *p, uint32_t idx, size_t off) {
+    if (2 * (m->n + 1) > m->cap && seen_grow(m)) return -1;
     size_t j = seen_hash(p, m->cap);
     while (m->v[j].gen == m->gen) j = (j + 1) & (m->cap - 1);
     m->v[j] = (seen_ent){ p, idx, m->gen, off };
@@ -725,8 +728,9 @@ int codec_decode(lua_State *L, const char *p, size_t len, cl_msg *m) {
         dec_value(&d);
         n++;
     }
-    lua_rotate(L, d.base, -(2 + DEC_SLOTS));
-    lua_pop(L, 2 + DEC_SLOTS);
+    /* the values down over the lists and slots (cheaper than lua_rotate for few) */
+    for (int i = 0; i < n; i++) lua_copy(L, d.base + 2 + DEC_SLOTS + i, d.base + i);
+    lua_settop(L, d.base + n - 1);
     return n;
 }
 
