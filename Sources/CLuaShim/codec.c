@@ -300,7 +300,7 @@ typedef struct {
 } enc_t;
 
 /* Describes where the failing value sits: "argument #2 field 'x'[3]: userdata". */
-static void enc_fail(enc_t *e, const char *fmt, ...) {
+__attribute__((noinline, cold, format(printf, 2, 3))) static void enc_fail(enc_t *e, const char *fmt, ...) {
     char path[200] = "";
     size_t n = 0;
     for (int d = 1; d <= e->depth && n < sizeof path - 40; d++) {
@@ -343,7 +343,7 @@ static void enc_fail(enc_t *e, const char *fmt, ...) {
 
 static int enc_value(enc_t *e, int idx, int type);
 
-static int enc_mem(enc_t *e, int rc) {
+__attribute__((noinline, cold)) static int enc_mem(enc_t *e, int rc) {
     if (rc == -2) enc_fail(e, "message too large (limit %d MiB)", (int)(CODEC_MAXSIZE >> 20));
     else enc_fail(e, "not enough memory");
     return -1;
