@@ -556,7 +556,7 @@ typedef struct {
     int depth;
     /* The first DEC_SLOTS kept strings sit in stack slots base + 2...: fetching one
        is a lua_pushvalue. kept[i] is the number of the string in slot i. */
-    int nkept;
+    int nkept, nslots; /* nslots: DEC_SLOTS, or 0 (see codec_decode) */
     uint32_t kept[DEC_SLOTS];
 } dec_t;
 
@@ -664,7 +664,7 @@ static int dec_value(dec_t *d) {
         d->nstrings++;
         if (tag == T_KSSTR) {
             lua_pushvalue(L, -1);
-            if (d->nkept < DEC_SLOTS) {
+            if (d->nkept < d->nslots) {
                 d->kept[d->nkept] = (uint32_t)(d->nstrings - 1);
                 lua_replace(L, d->base + 2 + d->nkept++);
             } else {
@@ -717,11 +717,15 @@ static int dec_value(dec_t *d) {
 /* Pushes every value of the bytes p..p+len; returns their count. Raises on
    corrupt input or memory. `m` supplies handles (NULL: bytes from outside). */
 int codec_decode(lua_State *L, const char *p, size_t len, cl_msg *m) {
-    dec_t d = { L, (const unsigned char *)p, (const unsigned char *)p + len, m, 0, 0, 0, 0, 0, 0, 0 };
-    if (!lua_checkstack(L, 2 + DEC_SLOTS + 3)) corrupt(&d, "too many values");
-    /* the slots of the shared table and kept string lists, and of kept strings */
+    dec_t d = { L, (const unsigned char *)p, (const unsigned char *)p + len, m, 0, 0, 0, 0, 0, 0, 0, 0 };
+    /* The slots of the shared table and kept string lists, and of kept strings.
+       Those are only worth making if the message has kept strings, whose first
+       one comes early: no byte T_KSSTR in its first 4 KiB (most worker calls and
+       results), no slots; a kept string found anyway goes to the list. */
+    d.nslots = memchr(p, T_KSSTR, len < 4096 ? len : 4096) ? DEC_SLOTS : 0;
+    if (!lua_checkstack(L, 2 + d.nslots + 3)) corrupt(&d, "too many values");
     d.base = lua_gettop(L) + 1;
-    lua_settop(L, d.base + 1 + DEC_SLOTS);
+    lua_settop(L, d.base + 1 + d.nslots);
     int n = 0;
     while (d.p < d.end) {
         if (!lua_checkstack(L, 4)) corrupt(&d, "too many values");
@@ -729,7 +733,7 @@ int codec_decode(lua_State *L, const char *p, size_t len, cl_msg *m) {
         n++;
     }
     /* the values down over the lists and slots (cheaper than lua_rotate for few) */
-    for (int i = 0; i < n; i++) lua_copy(L, d.base + 2 + DEC_SLOTS + i, d.base + i);
+    for (int i = 0; i < n; i++) lua_copy(L, d.base + 2 + d.nslots + i, d.base + i);
     lua_settop(L, d.base + n - 1);
     return n;
 }

@@ -40,6 +40,13 @@ describe("codec string references", function()
     assert.equal("value99", back[4])
   end)
 
+  it("keeps repeated strings that come after 4 KiB of other bytes", function()
+    local big = string.rep("z", 5000)
+    local a, t, u = codec.loads(assert(codec.dumps(big, { key = "value" }, { key = "value" })))
+    assert.equal(big, a)
+    assert.is_true(t.key == "value" and u.key == "value")
+  end)
+
   it("refuses references to strings not kept or not yet sent", function()
     local function corrupt(bytes)
       local ok, e = pcall(codec.loads, bytes)
