@@ -10,19 +10,25 @@
      | 9 backref u32 (tables numbered in order of first appearance)
      | 10 handle u8 kind, u32 index into the message's handles
      | 11 table like 8, that a later backref names (only those are remembered)
+     | 12 string like 7, that a later 13 names (only those are kept)
+     | 13 string backref u32 (short strings, tags 7 and 12, numbered in order)
+   Only short strings (under 256 bytes: keys, names, tags) are sent once and then
+   referred to: that spares the decoder hashing and interning them again.
    Limits: CODEC_MAXDEPTH nested tables; messages up to CODEC_MAXSIZE bytes. */
 #include "CLuaShim.h"
 #include "cl_workers.h"
 #include "codec.h"
 #include <lauxlib.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { T_NIL, T_FALSE, T_TRUE, T_INT64, T_INT32, T_DOUBLE, T_STR, T_SSTR, T_TABLE, T_REF, T_HANDLE,
-       T_STABLE /* a table referred to again later: the decoder keeps it for T_REF */ };
+       T_STABLE /* a table referred to again later: the decoder keeps it for T_REF */,
+       T_KSSTR /* a T_SSTR referred to again later (kept for T_SREF) */, T_SREF };
 
 /* ---- messages */
 
@@ -36,8 +42,7 @@ void cl_msg_free(cl_msg *m) {
     free(m);
 }
 
-static int reserve(cl_msg *m, size_t n) {
-    if (m->len + n <= m->cap) return 0;
+__attribute__((noinline)) static int grow(cl_msg *m, size_t n) {
     if (n > CODEC_MAXSIZE || m->len + n > CODEC_MAXSIZE) return -2;
     size_t cap = m->cap ? m->cap : 64;
     while (cap < m->len + n) cap *= 2;
@@ -46,6 +51,10 @@ static int reserve(cl_msg *m, size_t n) {
     m->data = d;
     m->cap = cap;
     return 0;
+}
+
+static inline int reserve(cl_msg *m, size_t n) {
+    return m->len + n <= m->cap ? 0 : grow(m, n);
 }
 
 static inline int put(cl_msg *m, const void *p, size_t n) {
@@ -61,7 +70,7 @@ static inline int put_u8(cl_msg *m, unsigned char b) {
     return put(m, &b, 1);
 }
 
-static int put_tag_u32(cl_msg *m, unsigned char tag, uint32_t v) {
+static inline int put_tag_u32(cl_msg *m, unsigned char tag, uint32_t v) {
     int rc = reserve(m, 5);
     if (rc) return rc;
     m->data[m->len] = (char)tag;
@@ -193,52 +202,93 @@ int cl_msg_pushbox(lua_State *L, cl_msg *m) {
 
 /* ---- encoding */
 
-/* Tables already encoded, by address: their number and where their header is
-   (to mark them T_STABLE when referred to again). Open addressing, in C: the
-   encoder allocates nothing on the Lua side, so it never raises. */
-typedef struct { const void *p; uint32_t idx; size_t off; } seen_ent;
-typedef struct { seen_ent *v; size_t cap, n; seen_ent *inline_v; } seen_map;
-#define SEEN_INLINE 32 /* entries on the C stack: small values need no allocation */
+/* Values already encoded, by address: tables (lua_topointer) and strings (their
+   bytes, which are the same for the same string object: short strings are
+   interned), with their number and where their tag is, so that a value met again
+   becomes a back reference and its first copy is marked "kept". Open addressing
+   in C: the encoder allocates nothing on the Lua side, so it never raises. The
+   map lives per thread and is emptied by bumping `gen` (a slot is used only when
+   its gen is the map's), so an encode neither allocates nor clears it. */
+typedef struct { const void *p; uint32_t idx, gen; size_t off; } seen_ent;
+typedef struct { seen_ent *v; size_t cap, n; uint32_t gen; } seen_map;
+#define SEEN_KEEP ((size_t)1 << 16) /* a per-thread map larger than this is freed after use */
 
 static inline size_t seen_hash(const void *p, size_t cap) {
-    return (size_t)(((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) & (cap - 1);
+    return (size_t)(((uintptr_t)p >> 3) * 0x9E3779B97F4A7C15ull >> 32) & (cap - 1);
 }
 
-static seen_ent *seen_find(seen_map *m, const void *p) {
-    if (!m->cap) return NULL;
-    for (size_t i = seen_hash(p, m->cap);; i = (i + 1) & (m->cap - 1)) {
+static inline seen_ent *seen_find(seen_map *m, const void *p) {
+    if (!m->n) return NULL;
+    for (size_t i = seen_hash(p, m->cap); m->v[i].gen == m->gen; i = (i + 1) & (m->cap - 1))
         if (m->v[i].p == p) return &m->v[i];
-        if (!m->v[i].p) return NULL;
-    }
+    return NULL;
 }
 
-static int seen_add(seen_map *m, const void *p, uint32_t idx, size_t off) {
-    if (2 * (m->n + 1) > m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        seen_ent *v = calloc(cap, sizeof *v);
-        if (!v) return -1;
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->v[i].p) continue;
-            size_t j = seen_hash(m->v[i].p, cap);
-            while (v[j].p) j = (j + 1) & (cap - 1);
-            v[j] = m->v[i];
-        }
-        if (m->v != m->inline_v) free(m->v);
-        m->v = v;
-        m->cap = cap;
+__attribute__((noinline)) static int seen_grow(seen_map *m) {
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    seen_ent *v = calloc(cap, sizeof *v); /* gen 0: empty (a map's gen is >= 1) */
+    if (!v) return -1;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->v[i].gen != m->gen) continue;
+        size_t j = seen_hash(m->v[i].p, cap);
+        while (v[j].gen == m->gen) j = (j + 1) & (cap - 1);
+        v[j] = m->v[i];
     }
+    free(m->v);
+    m->v = v;
+    m->cap = cap;
+    return 0;
+}
+
+static inline int seen_add(seen_map *m, const void *p, uint32_t idx, size_t off) {
+    if (2 * (m->n + 1) > m->cap && seen_grow(m)) return -1;
     size_t j = seen_hash(p, m->cap);
-    while (m->v[j].p) j = (j + 1) & (m->cap - 1);
-    m->v[j] = (seen_ent){ p, idx, off };
+    while (m->v[j].gen == m->gen) j = (j + 1) & (m->cap - 1);
+    m->v[j] = (seen_ent){ p, idx, m->gen, off };
     m->n++;
     return 0;
+}
+
+static void seen_reset(seen_map *m) {
+    m->n = 0;
+    if (m->cap > SEEN_KEEP) { free(m->v); m->v = NULL; m->cap = 0; }
+    if (++m->gen == 0) { /* wrapped: old slots could look current */
+        if (m->v) memset(m->v, 0, m->cap * sizeof *m->v);
+        m->gen = 1;
+    }
+}
+
+/* Per OS thread: the seen map and the buffer of dumps, freed when the thread
+   exits (worker threads come and go). `busy` guards against reuse while an
+   encode is running on this thread (none nests today; then a private map). */
+typedef struct { seen_map seen; cl_msg scratch; int busy; } codec_tls;
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static _Thread_local codec_tls *tls;
+
+static void tls_free(void *p) {
+    codec_tls *t = p;
+    free(t->seen.v);
+    free(t->scratch.data);
+    free(t);
+}
+static void tls_init(void) { pthread_key_create(&tls_key, tls_free); }
+
+static codec_tls *get_tls(void) {
+    if (tls) return tls;
+    pthread_once(&tls_once, tls_init);
+    codec_tls *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->seen.gen = 1;
+    if (pthread_setspecific(tls_key, t)) { free(t); return NULL; }
+    return tls = t;
 }
 
 typedef struct {
     lua_State *L;
     cl_msg *m;
-    seen_map seen;
-    lua_Integer ntables;
+    seen_map *seen;
+    lua_Integer ntables, nstrings;
     int handles;     /* Universal objects allowed (same process) */
     int depth;
     /* per level, the key being encoded: its stack index (> 0), 0 while encoding a
@@ -250,7 +300,7 @@ typedef struct {
 } enc_t;
 
 /* Describes where the failing value sits: "argument #2 field 'x'[3]: userdata". */
-static void enc_fail(enc_t *e, const char *fmt, ...) {
+__attribute__((noinline, cold, format(printf, 2, 3))) static void enc_fail(enc_t *e, const char *fmt, ...) {
     char path[200] = "";
     size_t n = 0;
     for (int d = 1; d <= e->depth && n < sizeof path - 40; d++) {
@@ -293,18 +343,58 @@ static void enc_fail(enc_t *e, const char *fmt, ...) {
 
 static int enc_value(enc_t *e, int idx, int type);
 
-static int enc_mem(enc_t *e, int rc) {
+__attribute__((noinline, cold)) static int enc_mem(enc_t *e, int rc) {
     if (rc == -2) enc_fail(e, "message too large (limit %d MiB)", (int)(CODEC_MAXSIZE >> 20));
     else enc_fail(e, "not enough memory");
     return -1;
 }
 
-static int enc_table(enc_t *e, int idx) {
+static inline int enc_string(enc_t *e, int idx) {
+    cl_msg *m = e->m;
+    int rc;
+    size_t len;
+    const char *s = lua_tolstring(e->L, idx, &len);
+    if (len >= 256) {
+        uint32_t n = (uint32_t)len;
+        rc = len > CODEC_MAXSIZE ? -2 : reserve(m, len + 5);
+        if (rc) return enc_mem(e, rc);
+        m->data[m->len] = T_STR;
+        memcpy(m->data + m->len + 1, &n, 4);
+        memcpy(m->data + m->len + 5, s, len);
+        m->len += len + 5;
+        return 0;
+    }
+    /* a short string met again (a repeated key, mostly): a back reference, which
+       the decoder pushes without hashing and interning the bytes again */
+    seen_ent *se = seen_find(e->seen, s);
+    if (se) {
+        m->data[se->off] = T_KSSTR;
+        rc = put_tag_u32(m, T_SREF, se->idx);
+        return rc ? enc_mem(e, rc) : 0;
+    }
+    if (e->nstrings >= (lua_Integer)UINT32_MAX) { enc_fail(e, "too many strings"); return -1; }
+    rc = reserve(m, len + 2);
+    if (!rc && seen_add(e->seen, s, (uint32_t)e->nstrings++, m->len)) rc = -1;
+    if (rc) return enc_mem(e, rc);
+    m->data[m->len] = T_SSTR;
+    m->data[m->len + 1] = (char)len;
+    memcpy(m->data + m->len + 2, s, len);
+    m->len += len + 2;
+    return 0;
+}
+
+/* Encodes the value at idx, of type `type`, called with the type known (strings,
+   the most common keys and values, skip the switch). */
+static inline int enc_any(enc_t *e, int idx, int type) {
+    return type == LUA_TSTRING ? enc_string(e, idx) : enc_value(e, idx, type);
+}
+
+__attribute__((noinline)) static int enc_table(enc_t *e, int idx) {
     lua_State *L = e->L;
     cl_msg *m = e->m;
     /* shared or cyclic: a back reference to its number */
     const void *tp = lua_topointer(L, idx);
-    seen_ent *se = seen_find(&e->seen, tp);
+    seen_ent *se = seen_find(e->seen, tp);
     if (se) {
         m->data[se->off] = T_STABLE;
         int rc = put_tag_u32(m, T_REF, se->idx);
@@ -315,7 +405,7 @@ static int enc_table(enc_t *e, int idx) {
         return -1;
     }
     if (e->ntables >= (lua_Integer)UINT32_MAX) { enc_fail(e, "too many tables"); return -1; }
-    if (seen_add(&e->seen, tp, (uint32_t)e->ntables++, m->len)) return enc_mem(e, -1);
+    if (seen_add(e->seen, tp, (uint32_t)e->ntables++, m->len)) return enc_mem(e, -1);
     /* One traversal: lua_next yields the array part first, in order, so the run
        of keys 1, 2, 3... it starts with is the array section; the rest are
        pairs. Both counts are patched into the header at the end. */
@@ -335,7 +425,7 @@ static int enc_table(enc_t *e, int idx) {
         if (in_array) {
             if (lua_isinteger(L, k) && lua_tointeger(L, k) == (lua_Integer)narr + 1 && narr < UINT32_MAX) {
                 e->keys[level] = -((lua_Integer)narr + 1);
-                if (enc_value(e, k + 1, lua_type(L, k + 1))) return -1;
+                if (enc_any(e, k + 1, lua_type(L, k + 1))) return -1;
                 narr++;
                 lua_pop(L, 1);
                 continue;
@@ -344,9 +434,9 @@ static int enc_table(enc_t *e, int idx) {
         }
         if (nhash == UINT32_MAX) { enc_fail(e, "table too large"); return -1; }
         e->keys[level] = 0;
-        if (enc_value(e, k, lua_type(L, k))) return -1;
+        if (enc_any(e, k, lua_type(L, k))) return -1;
         e->keys[level] = k;
-        if (enc_value(e, k + 1, lua_type(L, k + 1))) return -1;
+        if (enc_any(e, k + 1, lua_type(L, k + 1))) return -1;
         nhash++;
         lua_pop(L, 1);
     }
@@ -386,25 +476,8 @@ static int enc_value(enc_t *e, int idx, int type) {
             m->len += 9;
         }
         break;
-    case LUA_TSTRING: {
-        size_t len;
-        const char *s = lua_tolstring(L, idx, &len);
-        rc = len > CODEC_MAXSIZE ? -2 : reserve(m, len + 5);
-        if (rc) break;
-        if (len < 256) {
-            m->data[m->len] = T_SSTR;
-            m->data[m->len + 1] = (char)len;
-            memcpy(m->data + m->len + 2, s, len);
-            m->len += len + 2;
-        } else {
-            uint32_t n = (uint32_t)len;
-            m->data[m->len] = T_STR;
-            memcpy(m->data + m->len + 1, &n, 4);
-            memcpy(m->data + m->len + 5, s, len);
-            m->len += len + 5;
-        }
-        break;
-    }
+    case LUA_TSTRING:
+        return enc_string(e, idx);
     case LUA_TTABLE:
         return enc_table(e, idx);
     case LUA_TUSERDATA: {
@@ -442,10 +515,12 @@ int codec_encode_range(lua_State *L, cl_msg *m, int first, int last, const char 
     enc_t e;
     e.L = L;
     e.m = m;
-    seen_ent inline_seen[SEEN_INLINE];
-    memset(inline_seen, 0, sizeof inline_seen);
-    e.seen = (seen_map){ inline_seen, SEEN_INLINE, 0, inline_seen };
-    e.ntables = 0;
+    codec_tls *t = get_tls();
+    seen_map own = { NULL, 0, 0, 1 };
+    int shared = t && !t->busy;
+    e.seen = shared ? &t->seen : &own;
+    if (shared) t->busy = 1;
+    e.ntables = e.nstrings = 0;
     e.what = what;
     e.handles = handles;
     e.err[0] = 0;
@@ -455,7 +530,12 @@ int codec_encode_range(lua_State *L, cl_msg *m, int first, int last, const char 
         e.depth = 0;
         rc = enc_value(&e, i, lua_type(L, i));
     }
-    if (e.seen.v != inline_seen) free(e.seen.v);
+    if (shared) {
+        seen_reset(&t->seen);
+        t->busy = 0;
+    } else {
+        free(own.v);
+    }
     lua_settop(L, top);
     if (rc) lua_pushstring(L, e.err);
     return rc;
@@ -463,18 +543,26 @@ int codec_encode_range(lua_State *L, cl_msg *m, int first, int last, const char 
 
 /* ---- decoding */
 
+#define DEC_SLOTS 16 /* kept strings held in stack slots (the rest in a table) */
+
 typedef struct {
     lua_State *L;
     const unsigned char *p, *end;
     cl_msg *m;    /* for handles (NULL: none allowed) */
     int tables;   /* stack index of the number -> shared table list, 0 until needed */
-    int base;     /* where that list goes: below the decoded values */
-    lua_Integer ntables;
+    int strs;     /* the same for kept strings past the first DEC_SLOTS */
+    int base;     /* where those lists go (base, base + 1), then the slots: below the values */
+    lua_Integer ntables, nstrings;
     int depth;
+    /* The first DEC_SLOTS kept strings sit in stack slots base + 2...: fetching one
+       is a lua_pushvalue. kept[i] is the number of the string in slot i. */
+    int nkept, nslots; /* nslots: DEC_SLOTS, or 0 (see codec_decode) */
+    uint32_t kept[DEC_SLOTS];
 } dec_t;
 
-static int corrupt(dec_t *d, const char *why) {
-    return luaL_error(d->L, "corrupt message: %s", why);
+__attribute__((noreturn, cold, noinline)) static void corrupt(dec_t *d, const char *why) {
+    luaL_error(d->L, "corrupt message: %s", why);
+    abort(); /* not reached: luaL_error does not return */
 }
 
 static inline void need(dec_t *d, size_t n) {
@@ -491,14 +579,14 @@ static uint32_t get_u32(dec_t *d) {
 
 static int dec_value(dec_t *d);
 
-static void dec_table(dec_t *d, int shared) {
+__attribute__((noinline)) static void dec_table(dec_t *d, int shared) {
     lua_State *L = d->L;
     uint32_t narr = get_u32(d), nhash = get_u32(d);
     size_t left = (size_t)(d->end - d->p);
     /* every value takes at least one byte: bounds what may be preallocated */
     if (narr > left || nhash > left / 2) corrupt(d, "table larger than the message");
     if (d->depth >= CODEC_MAXDEPTH) corrupt(d, "tables nested too deep");
-    if (!lua_checkstack(L, 4)) corrupt(d, "stack overflow");
+    if (!lua_checkstack(L, 6)) corrupt(d, "stack overflow"); /* table, key, value, a kept string's copy and list */
     d->depth++;
     lua_createtable(L, (int)narr, (int)nhash);
     d->ntables++;
@@ -559,19 +647,47 @@ static int dec_value(dec_t *d) {
         lua_pushnumber(L, v);
         break;
     }
-    case T_SSTR: {
-        need(d, 1);
-        size_t n = *d->p++;
-        need(d, n);
-        lua_pushlstring(L, (const char *)d->p, n);
-        d->p += n;
-        break;
-    }
     case T_STR: {
         size_t n = get_u32(d);
         need(d, n);
         lua_pushlstring(L, (const char *)d->p, n);
         d->p += n;
+        break;
+    }
+    case T_SSTR:
+    case T_KSSTR: {
+        need(d, 1);
+        size_t n = *d->p++;
+        need(d, n);
+        lua_pushlstring(L, (const char *)d->p, n);
+        d->p += n;
+        d->nstrings++;
+        if (tag == T_KSSTR) {
+            lua_pushvalue(L, -1);
+            if (d->nkept < d->nslots) {
+                d->kept[d->nkept] = (uint32_t)(d->nstrings - 1);
+                lua_replace(L, d->base + 2 + d->nkept++);
+            } else {
+                if (!d->strs) {
+                    lua_newtable(L);
+                    lua_replace(L, d->base + 1);
+                    d->strs = d->base + 1;
+                }
+                lua_rawseti(L, d->strs, d->nstrings);
+            }
+        }
+        break;
+    }
+    case T_SREF: {
+        uint32_t r = get_u32(d);
+        for (int i = 0; i < d->nkept; i++)
+            if (d->kept[i] == r) {
+                lua_pushvalue(L, d->base + 2 + i);
+                return tag;
+            }
+        if ((lua_Integer)r >= d->nstrings || !d->strs ||
+            lua_rawgeti(L, d->strs, (lua_Integer)r + 1) != LUA_TSTRING)
+            corrupt(d, "bad string reference");
         break;
     }
     case T_TABLE: dec_table(d, 0); break;
@@ -601,16 +717,24 @@ static int dec_value(dec_t *d) {
 /* Pushes every value of the bytes p..p+len; returns their count. Raises on
    corrupt input or memory. `m` supplies handles (NULL: bytes from outside). */
 int codec_decode(lua_State *L, const char *p, size_t len, cl_msg *m) {
-    dec_t d = { L, (const unsigned char *)p, (const unsigned char *)p + len, m, 0, 0, 0, 0 };
-    lua_pushnil(L); /* the slot of the shared table list */
-    d.base = lua_gettop(L);
+    dec_t d = { L, (const unsigned char *)p, (const unsigned char *)p + len, m, 0, 0, 0, 0, 0, 0, 0, 0 };
+    /* The slots of the shared table and kept string lists, and of kept strings.
+       Those are only worth making if the message has kept strings, whose first
+       one comes early: no byte T_KSSTR in its first 4 KiB (most worker calls and
+       results), no slots; a kept string found anyway goes to the list. */
+    d.nslots = memchr(p, T_KSSTR, len < 4096 ? len : 4096) ? DEC_SLOTS : 0;
+    if (!lua_checkstack(L, 2 + d.nslots + 3)) corrupt(&d, "too many values");
+    d.base = lua_gettop(L) + 1;
+    lua_settop(L, d.base + 1 + d.nslots);
     int n = 0;
     while (d.p < d.end) {
-        if (!lua_checkstack(L, 3)) corrupt(&d, "too many values");
+        if (!lua_checkstack(L, 4)) corrupt(&d, "too many values");
         dec_value(&d);
         n++;
     }
-    lua_remove(L, d.base);
+    /* the values down over the lists and slots (cheaper than lua_rotate for few) */
+    for (int i = 0; i < n; i++) lua_copy(L, d.base + 2 + d.nslots + i, d.base + i);
+    lua_settop(L, d.base + n - 1);
     return n;
 }
 
@@ -646,15 +770,15 @@ static int l_decode(lua_State *L) {
 /* dumps(...) -> string | nil, message: values as bytes (no Universal objects). */
 /* The encoder never raises, so dumps may use one buffer per thread, kept between
    calls (up to 4 MiB). */
-static _Thread_local cl_msg scratch;
-
 static int l_dumps(lua_State *L) {
     int n = lua_gettop(L);
-    cl_msg *m = &scratch;
+    codec_tls *t = get_tls();
+    cl_msg own = { 0 };
+    cl_msg *m = t ? &t->scratch : &own;
     m->len = 0;
     int rc = codec_encode_range(L, m, 1, n, "value", n > 1 ? 1 : 0, 0);
     if (!rc) lua_pushlstring(L, m->data ? m->data : "", m->len);
-    if (m->cap > ((size_t)4 << 20)) { free(m->data); m->data = NULL; m->cap = 0; }
+    if (m->cap > ((size_t)4 << 20) || m == &own) { free(m->data); m->data = NULL; m->cap = 0; }
     m->len = 0;
     if (rc) {
         lua_pushnil(L);

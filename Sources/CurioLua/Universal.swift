@@ -100,6 +100,7 @@ func decodeValues(_ m: UnsafeMutablePointer<cl_msg>) throws(TransferError) -> [T
     let bytes = UnsafeRawBufferPointer(start: m.pointee.data, count: m.pointee.len)
     var pos = 0
     var tables: [TransferValue?] = []
+    var shortStrings: [[UInt8]] = [] // tags 7 and 12, in order: 13 names one by number
     func fail(_ why: String) -> TransferError { TransferError(message: "corrupt message: \(why)") }
     func read<T>(_ t: T.Type) throws(TransferError) -> T {
         guard bytes.count - pos >= MemoryLayout<T>.size else { throw fail("truncated") }
@@ -115,11 +116,18 @@ func decodeValues(_ m: UnsafeMutablePointer<cl_msg>) throws(TransferError) -> [T
         case 3: return .int(try read(Int64.self))
         case 4: return .int(Int64(try read(Int32.self)))
         case 5: return .double(try read(Double.self))
-        case 6, 7:
-            let n = bytes[pos - 1] == 7 ? Int(try read(UInt8.self)) : Int(try read(UInt32.self))
+        case 6, 7, 12: // a string (12: a short one referred to again later)
+            let short = bytes[pos - 1] != 6
+            let n = short ? Int(try read(UInt8.self)) : Int(try read(UInt32.self))
             guard bytes.count - pos >= n else { throw fail("truncated") }
             defer { pos += n }
-            return .string(Array(bytes[pos..<pos + n]))
+            let s = Array(bytes[pos..<pos + n])
+            if short { shortStrings.append(s) }
+            return .string(s)
+        case 13:
+            let r = Int(try read(UInt32.self))
+            guard r < shortStrings.count else { throw fail("bad string reference") }
+            return .string(shortStrings[r])
         case 8, 11: // a table (11: one referred to again later)
             let na = Int(try read(UInt32.self)), nh = Int(try read(UInt32.self))
             guard na <= bytes.count - pos, nh <= bytes.count - pos else { throw fail("table larger than the message") }

@@ -242,6 +242,34 @@ final class WorkersTests: XCTestCase {
     }
 
     /// A table shared inside a value arrives in Swift as equal copies.
+    /// Lua sends a repeated short string once and refers back to it (tags 12, 13),
+    /// a long one each time: Swift decodes every copy.
+    func testRepeatedStringsFromLuaToSwift() throws {
+        let rt = try LuaRuntime()
+        let q = UniversalQueue()
+        try rt.setGlobal("q", q)
+        try rt.run("""
+            local long = string.rep("L", 300)
+            q:put({ { name = "x", tag = long }, { name = "x", tag = long }, "name" })
+            """)
+        guard case .table(let array, _)? = try q.get(timeout: 5) else { return XCTFail("no table") }
+        XCTAssertEqual(array.count, 3)
+        let long = TransferValue.string(Array(repeating: UInt8(ascii: "L"), count: 300))
+        for record in array.prefix(2) {
+            guard case .table(_, let pairs) = record else { return XCTFail("no record") }
+            XCTAssertEqual(pairs.count, 2)
+            for p in pairs {
+                if p.key == .text("name") {
+                    XCTAssertEqual(p.value, .text("x"))
+                } else {
+                    XCTAssertEqual(p.key, .text("tag"))
+                    XCTAssertEqual(p.value, long)
+                }
+            }
+        }
+        XCTAssertEqual(array[2], .text("name"))
+    }
+
     func testSharedTableFromLuaToSwift() throws {
         let rt = try LuaRuntime()
         let q = UniversalQueue()

@@ -127,6 +127,9 @@ describe("run_in_thread", function()
       require("curio").sleep(0.01)
     end)
     assert.matches("NotInTask: must be called inside a curio task", e.message)
+    -- worker states load the library as bytecode compiled once per process: with
+    -- its chunk names and line numbers
+    assert.matches("%[curio%]/curio/kernel%.lua:%d+: in function", e.traceback)
     local msg = curio.run_in_thread(function()
       local curio = require "curio"
       local ok, err = pcall(curio.sleep, 0)
