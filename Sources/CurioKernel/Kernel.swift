@@ -36,6 +36,9 @@ public final class Kernel {
     /// few microseconds save the sleeping and waking of a cross-thread round trip;
     /// an idle kernel still sleeps at once. Embedding hosts set it.
     public var spinBeforeSleep: Double = 0
+    /// Called on the kernel thread at the end of each cycle, once the cycle's ready
+    /// tasks ran (an embedder hands results to other threads in one batch).
+    @exclusivity(unchecked) public var afterCycle: (() -> Void)?
     @exclusivity(unchecked) private var inboxActive = false
     private var spinGovernor = SpinGovernor()
 
@@ -330,6 +333,7 @@ public final class Kernel {
             t.inReadyQueue = false
             step(t)
         }
+        if let f = afterCycle { f() }
     }
 
     private func ioReady(_ t: TaskRecord) {

@@ -424,13 +424,25 @@ final class EmbedCore: @unchecked Sendable {
         if let t = c.task { kernel?.cancel(t) }
     }
 
+    /// Outcomes of calls from Swift that ended this kernel cycle: handed over at
+    /// its end, together (resuming a caller can wake a thread of the Swift pool;
+    /// one wake-up then serves the whole batch).
+    private var finished: [(Call, Result<[LuaValue], any Error>)] = []
+
+    private func finishCalls() {
+        guard !finished.isEmpty else { return }
+        let batch = finished
+        finished.removeAll(keepingCapacity: true)
+        for (c, r) in batch { c.finish(r) }
+    }
+
     /// A call task ended (from run_call, inside the task: read only).
     private func callDone(_ L: OpaquePointer, _ id: Int, _ ok: Bool, _ first: Int32) {
         guard let c = calls.removeValue(forKey: id) else { return }
         if let t = c.task { callByTask[t.id] = nil }
         let top = lua_gettop(L)
         if ok {
-            c.finish(.success(readAll(L, from: first, to: top)))
+            finished.append((c, .success(readAll(L, from: first, to: top))))
             return
         }
         // The message handler packed {error, traceback, message, kind}; Lua calls
@@ -440,13 +452,13 @@ final class EmbedCore: @unchecked Sendable {
         let value = packed[1]
         let kind = packed[4].stringValue
         if c.cancelled && (kind == "TaskCancelled" || kind == nil) {
-            c.finish(.failure(CancellationError()))
+            finished.append((c, .failure(CancellationError())))
             return
         }
         let err = LuaError(kind: kind, message: packed[3].stringValue ?? value.description,
                            traceback: packed[2].stringValue ?? "", value: value)
         logger.debug("Lua call failed: \(err.message)")
-        c.finish(.failure(err))
+        finished.append((c, .failure(err)))
     }
 
     // MARK: serving
@@ -455,6 +467,7 @@ final class EmbedCore: @unchecked Sendable {
     private func serve(_ k: Kernel) -> Int32 {
         mainTask = k.current
         k.spinBeforeSleep = host.spin
+        k.afterCycle = { [unowned self] in finishCalls() }
         k.onPost = { [unowned self] _, _ in
             for w in host.takeWork() { w.run(self) }
         }
@@ -481,6 +494,7 @@ final class EmbedCore: @unchecked Sendable {
 
     /// Fails whatever is still pending once the kernel is gone.
     func failPending() {
+        finishCalls()
         for (_, c) in calls { c.finish(.failure(LuaHostError.closed)) }
         calls = [:]
         callByTask = [:]
