@@ -4,8 +4,10 @@
 #            the Swift tests and the whole Lua suite; any report fails the run.
 #            (Under ASan the Lua allocator hands every block to malloc: alloc.c.)
 #   thread:  builds with ThreadSanitizer into .build-tsan and runs the tests that
-#            use threads (thread pool, inbox, runtimes on several threads, signals)
-#            and the Lua suites that use threads (files, name resolution, workers).
+#            use threads (thread pool, inbox, runtimes on several threads, signals,
+#            the embedding API's suites: a kernel thread, Swift tasks and the async
+#            functions' executor) and the Lua suites that use threads (files, name
+#            resolution, workers).
 # Each build has its own scratch path, so the debug build of scripts/test.sh is untouched.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,7 @@ swift_tests() { # label scratch sanitizer [filter]
   out=$(swift test --skip-build --sanitize="$3" --scratch-path "$2" ${4:+--filter "$4"} 2>&1)
   local rc=$?
   echo "$out" | grep -E "Executed .* tests" | tail -1 | sed "s/^/$1 swift: /"
+  echo "$out" | grep -E "Test run with" | tail -1 | sed "s/^/$1 swift: /" # Swift Testing
   if [ $rc -ne 0 ] || echo "$out" | grep -q "Sanitizer"; then
     echo "$out" | grep -E -A30 "Sanitizer|error:|failed" | head -80 >&2
     echo "sanitize: $1 Swift tests failed" >&2
@@ -66,7 +69,10 @@ if [ "$what" = thread ] || [ "$what" = all ]; then
   export TSAN_OPTIONS=halt_on_error=1 CURIO_SANITIZER=thread
   if build thread .build-tsan; then
     swift_tests tsan .build-tsan thread \
-      'testWorkOnAnotherThread|testThreadPool|ThreadPoolTests|testInbox|testSeveralRuntimes|SignalRuntimeTests|SignalKernelTests' || status=1
+      'testWorkOnAnotherThread|testThreadPool|ThreadPoolTests|testInbox|InboxWakeupTests|testSeveralRuntimes|SignalRuntimeTests|SignalKernelTests' || status=1
+    # The embedding suites (Swift Testing: EmbeddingTests.swift, EmbeddingRoundTripTests.swift).
+    swift_tests tsan-embedding .build-tsan thread \
+      'CurioLuaTests\.(EmbeddingBasics|SwiftFunctions|CallsFromSwift|Lifecycle|Confinement|References|ManyReferences|Coding|Diagnostics|Documentation|Stubborn|UniversalObjects|RoundTrips)/' || status=1
     lua_tests tsan .build-tsan/debug/curio-lua Tests/lua/file_test.lua Tests/lua/network_test.lua \
       Tests/lua/signal_test.lua Tests/lua/subprocess_test.lua Tests/lua/workers_test.lua || status=1
   else

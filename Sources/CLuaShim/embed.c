@@ -304,13 +304,23 @@ static int l_run_call(lua_State *L) {
     return run_call_k(L, lua_pcallk(L, nargs, LUA_MULTRET, 2, 0, run_call_k), 0);
 }
 
-/* embedcore.set_raise(fn): fn(kind, message) raises a curio error */
-static int l_set_raise(lua_State *L) {
-    cl_embed_host *e = lua_touserdata(L, lua_upvalueindex(1));
+static void set_ref(lua_State *L, int *ref) {
     luaL_checktype(L, 1, LUA_TFUNCTION);
     lua_settop(L, 1);
-    if (e->raise_ref) luaL_unref(L, LUA_REGISTRYINDEX, e->raise_ref);
-    e->raise_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (*ref) luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+    *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* embedcore.set_raise(fn): fn(kind, message) raises a curio error */
+static int l_set_raise(lua_State *L) {
+    set_ref(L, &((cl_embed_host *)lua_touserdata(L, lua_upvalueindex(1)))->raise_ref);
+    return 0;
+}
+
+/* embedcore.set_start(fn): fn(call, hook, kind, target, name, args...) starts a
+   call's task and returns its id (cl_embed_start) */
+static int l_set_start(lua_State *L) {
+    set_ref(L, &((cl_embed_host *)lua_touserdata(L, lua_upvalueindex(1)))->start_ref);
     return 0;
 }
 
@@ -318,6 +328,7 @@ int luaopen_curio_embedcore(lua_State *L) {
     static const luaL_Reg fns[] = {
         {"run_call", l_run_call},
         {"set_raise", l_set_raise},
+        {"set_start", l_set_start},
         {NULL, NULL},
     };
     cl_embed_host *e = embed_from_registry(L);
@@ -390,6 +401,46 @@ int cl_embed_pcall(lua_State *L, const char *module, const char *fn,
     }
     lua_settop(L, top);
     return rc;
+}
+
+/* ---- calls from Swift: the hot path of cl_embed_pcall("start_call") without
+   the module lookup, returning the task's id */
+
+static int start_p(lua_State *L) {
+    cl_embed_host *e = lua_touserdata(L, 1);
+    reader r = { lua_touserdata(L, 2), NULL };
+    r.end = r.p + (size_t)lua_tointeger(L, 3);
+    int count = (int)lua_tointeger(L, 4);
+    lua_settop(L, 0);
+    luaL_checkstack(L, count + 4, "too many values");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->start_ref);
+    for (int k = 0; k < count; k++) push_one(L, &r, 0);
+    lua_call(L, count, 1);
+    return 1;
+}
+
+int64_t cl_embed_start(lua_State *L, cl_embed_host *e, const uint8_t *buf, size_t len, int count,
+                       char *err, size_t errlen) {
+    if (!e->start_ref || !lua_checkstack(L, 8)) {
+        snprintf(err, errlen, "%s", e->start_ref ? "stack overflow" : "not configured");
+        return -1;
+    }
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, tostring_msgh);
+    lua_pushcfunction(L, start_p);
+    lua_pushlightuserdata(L, e);
+    lua_pushlightuserdata(L, (void *)buf);
+    lua_pushinteger(L, (lua_Integer)len);
+    lua_pushinteger(L, count);
+    int64_t id = -1;
+    if (lua_pcall(L, 4, 1, top + 1) != LUA_OK) {
+        const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        snprintf(err, errlen, "%s", m ? m : "(error object)");
+    } else {
+        id = (int64_t)lua_tointeger(L, -1);
+    }
+    lua_settop(L, top);
+    return id;
 }
 
 /* ---- plain C functions registered by the host */

@@ -7,7 +7,9 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -147,4 +149,18 @@ const char *csys_gai_name(int code) {
 #undef N
     default: return "EAI_UNKNOWN";
     }
+}
+
+int csys_spin_step(unsigned *step, double end) {
+    unsigned n = (*step)++;
+    csys_cpu_relax();
+    return (n & 15) != 15 || csys_monotonic() < end;
+}
+
+int csys_cpu(void) { return sched_getcpu(); }
+
+void csys_thread_name(const char *name) {
+    char buf[16];
+    snprintf(buf, sizeof buf, "%s", name);
+    prctl(PR_SET_NAME, buf, 0, 0, 0);
 }

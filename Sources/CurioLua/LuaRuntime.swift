@@ -391,7 +391,7 @@ public final class LuaRuntime {
             return pushString(L, s)
         case .resolve, .jobResult, .fileOpen, .fileRead, .fileWrite, .fileClose:
             return extensionCall(L, call, nargs: nargs)
-        case .embedServe, .embedBind:
+        case .embedServe:
             return embedding?.kcall(L, call) ?? fail("curio: not an embedding host")
         case .threadSubmit, .threadResult, .universalWait, .hostCall:
             return workerCall(L, call, nargs: nargs)

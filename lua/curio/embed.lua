@@ -55,6 +55,7 @@ function M.configure(libs, all, path)
   ecore.set_raise(function(kind, message)
     error((errors[kind] or errors.SwiftError)(message), 0)
   end)
+  ecore.set_start(M.start_call)
   if path then M.path = path end
   local allow = {}
   for name in libs:gmatch("[^,]+") do allow[name] = true end
@@ -146,18 +147,26 @@ function M.serve()
   return 0
 end
 
+local find = string.find
+
 local function resolve(path)
   if type(path) ~= "string" or path == "" then error("bad function path", 0) end
-  local first, rest = path:match("^([^.]+)(.*)$")
-  local v = M.env[first]
-  if v == nil then v = M.require(first) end
-  local walked = first
-  for part in rest:gmatch("%.([^.]+)") do
-    if type(v) ~= "table" then
-      error(("'%s' is not a table (a %s value)"):format(walked, type(v)), 0)
+  local v
+  if not find(path, ".", 1, true) then -- a global: no pattern matching
+    v = M.env[path]
+    if v == nil then v = M.require(path) end
+  else
+    local first, rest = path:match("^([^.]+)(.*)$")
+    v = M.env[first]
+    if v == nil then v = M.require(first) end
+    local walked = first
+    for part in rest:gmatch("%.([^.]+)") do
+      if type(v) ~= "table" then
+        error(("'%s' is not a table (a %s value)"):format(walked, type(v)), 0)
+      end
+      v = v[part]
+      walked = walked .. "." .. part
     end
-    v = v[part]
-    walked = walked .. "." .. part
   end
   if type(v) ~= "function" then
     local mt = getmetatable(v)
@@ -191,11 +200,13 @@ local function invoke(kind, a, b, ...)
   return fn(...)
 end
 
---- Starts call `id` of Swift as a task. `hook`: the instruction count of the
---- call's budget hook (0: as inherited).
+local TASK_ID = require("curio.task").SLOT.ID
+
+--- Starts call `id` of Swift as a task and returns the task's id (through
+--- cl_embed_start). `hook`: the instruction count of the call's budget hook (0:
+--- as inherited).
 function M.start_call(id, hook, ...)
-  local t = core.spawn(ecore.run_call, id, hook, invoke, ...)
-  core.kcall(K.EMBED_BIND, id, t.id)
+  return core.spawn(ecore.run_call, id, hook, invoke, ...)[TASK_ID]
 end
 
 function M.collect()

@@ -39,6 +39,8 @@ typedef struct cl_embed_host {
     void (*done)(void *ctx, lua_State *L, int64_t call, int ok, int first);
     /// Registry references of embed.lua's error constructor raise_error(kind, msg, level).
     int raise_ref;
+    /// ... and of embed.start_call(id, hook, kind, target, name, args...) -> task id.
+    int start_ref;
     char errbuf[1024];
 } cl_embed_host;
 
@@ -76,6 +78,11 @@ void cl_embed_sethookcount(lua_State *L, int count);
 /// results. Returns 0, or -1 with the error message in `err`.
 int cl_embed_pcall(lua_State *L, const char *module, const char *fn,
                    const uint8_t *buf, size_t len, int count, char *err, size_t errlen);
+
+/// Starts a call from Swift: embed.start_call(values encoded in buf) in protected
+/// mode. Returns the id of the call's task, or -1 with the error message in `err`.
+int64_t cl_embed_start(lua_State *L, cl_embed_host *e, const uint8_t *buf, size_t len, int count,
+                       char *err, size_t errlen);
 
 /// The curio.embedcore module (opened by curio.embed).
 int luaopen_curio_embedcore(lua_State *L);

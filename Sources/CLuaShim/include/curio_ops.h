@@ -53,8 +53,7 @@
     X(DEBUG_LOG, debugLog, 352) \
     X(DEBUG_SET, debugSet, 353) \
     /* embedding (Sources/CurioLua/Embedding): 450-499 */ \
-    X(EMBED_SERVE, embedServe, 450) \
-    X(EMBED_BIND, embedBind, 451)
+    X(EMBED_SERVE, embedServe, 450)
 
 #define CURIO_TRAPS(X) \
     X(SLEEP, sleep, 1) \

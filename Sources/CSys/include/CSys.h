@@ -28,6 +28,26 @@ int csys_eventfd(void);
 void csys_eventfd_signal(int fd);
 void csys_eventfd_drain(int fd);
 
+/// A spin-wait hint to the CPU (x86 `pause`).
+static inline void csys_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/// One step of a bounded spin-wait (a `pause`; the clock is read every 16 steps).
+/// Returns 0 once `end` (csys_monotonic) has passed. (No sched_yield: on a loaded
+/// machine it hands the CPU to any other process for a whole time slice.)
+int csys_spin_step(unsigned *step, double end);
+
+/// Names the calling thread (its first 15 bytes).
+void csys_thread_name(const char *name);
+
+/// The CPU the calling thread runs on (sched_getcpu; -1 if unknown).
+int csys_cpu(void);
+
 /// Monotonic clock in seconds.
 double csys_monotonic(void);
 

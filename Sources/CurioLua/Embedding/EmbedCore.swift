@@ -18,6 +18,7 @@ final class EmbedCore: @unchecked Sendable {
     let e: UnsafeMutablePointer<cl_embed_host>
     let logger: Logger
     private let slice: Int
+    private let name: String
 
     final class Function {
         let qualifiedName: String
@@ -65,6 +66,7 @@ final class EmbedCore: @unchecked Sendable {
 
     init(host: LuaHost, configuration c: LuaHost.Configuration) throws(LuaHostError) {
         self.host = host
+        name = c.name
         var logger = c.logger
         logger[metadataKey: "lua.runtime"] = "\(c.name)"
         self.logger = logger
@@ -220,7 +222,10 @@ final class EmbedCore: @unchecked Sendable {
             let (jobId, job) = newJob(f)
             let host = self.host
             _ = k
-            job.task = Task {
+            let exec = asyncExecutor
+            exec.taskStarting()
+            job.task = Task(executorPreference: exec) {
+                defer { exec.taskEnded() }
                 let r: Result<[LuaValue], any Error>
                 do { r = .success(try await body(args)) } catch { r = .failure(error) }
                 try? host.post { core in core.complete(job: jobId, r) }
@@ -239,6 +244,16 @@ final class EmbedCore: @unchecked Sendable {
             aux.pointee = Int64(jobId)
             return Int32(CL_EMBED_SUSPEND)
         }
+    }
+
+    /// Where async Swift functions run (made at the first call of one).
+    private var executor: HostExecutor?
+    private var asyncExecutor: HostExecutor {
+        if let x = executor { return x }
+        let inbox = kernel?.inbox
+        let x = HostExecutor(name: name, spin: host.spin) { inbox?.kernelRunsElsewhere ?? false }
+        executor = x
+        return x
     }
 
     private func newJob(_ f: Function) -> (Int, Job) {
@@ -372,14 +387,19 @@ final class EmbedCore: @unchecked Sendable {
         }
         calls[id] = call
         runtime.allowsSpawnOutsideTasks = true
-        let rc = enc.bytes.withUnsafeBufferPointer { b in
-            startErr.withUnsafeMutableBufferPointer { e in
-                cl_embed_pcall(L, "curio.embed", "start_call", b.baseAddress, b.count, enc.count, e.baseAddress, e.count)
+        let tid = enc.bytes.withUnsafeBufferPointer { b in
+            startErr.withUnsafeMutableBufferPointer { err in
+                cl_embed_start(L, e, b.baseAddress, b.count, Int32(enc.count), err.baseAddress, err.count)
             }
         }
         runtime.allowsSpawnOutsideTasks = false
-        if rc != 0, calls.removeValue(forKey: id) != nil {
-            let m = String(cBuffer: startErr)
+        // The task has not run yet: bind it to the call before it does.
+        if tid > 0, let t = k.tasks[Int(tid)] {
+            call.task = t
+            callByTask[t.id] = call
+            if let d = call.deadline { k.enterDeadline(t, d) }
+        } else if calls.removeValue(forKey: id) != nil {
+            let m = tid > 0 ? "the call's task is gone" : String(cBuffer: startErr)
             finish(.failure(LuaError(kind: nil, message: m, traceback: "", value: .string(LuaString(m)))))
         }
     }
@@ -392,14 +412,6 @@ final class EmbedCore: @unchecked Sendable {
         switch op {
         case .embedServe:
             return serve(k)
-        case .embedBind:
-            // embed.start_call spawned the task of call `id`.
-            let id = Int(lua_tointegerx(L, 2, nil))
-            guard let c = calls[id], let t = k.tasks[Int(lua_tointegerx(L, 3, nil))] else { return 0 }
-            c.task = t
-            callByTask[t.id] = c
-            if let d = c.deadline { k.enterDeadline(t, d) }
-            return 0
         default:
             return runtime.fail("curio: unknown kernel call")
         }
@@ -412,13 +424,25 @@ final class EmbedCore: @unchecked Sendable {
         if let t = c.task { kernel?.cancel(t) }
     }
 
+    /// Outcomes of calls from Swift that ended this kernel cycle: handed over at
+    /// its end, together (resuming a caller can wake a thread of the Swift pool;
+    /// one wake-up then serves the whole batch).
+    private var finished: [(Call, Result<[LuaValue], any Error>)] = []
+
+    private func finishCalls() {
+        guard !finished.isEmpty else { return }
+        let batch = finished
+        finished.removeAll(keepingCapacity: true)
+        for (c, r) in batch { c.finish(r) }
+    }
+
     /// A call task ended (from run_call, inside the task: read only).
     private func callDone(_ L: OpaquePointer, _ id: Int, _ ok: Bool, _ first: Int32) {
         guard let c = calls.removeValue(forKey: id) else { return }
         if let t = c.task { callByTask[t.id] = nil }
         let top = lua_gettop(L)
         if ok {
-            c.finish(.success(readAll(L, from: first, to: top)))
+            finished.append((c, .success(readAll(L, from: first, to: top))))
             return
         }
         // The message handler packed {error, traceback, message, kind}; Lua calls
@@ -428,13 +452,13 @@ final class EmbedCore: @unchecked Sendable {
         let value = packed[1]
         let kind = packed[4].stringValue
         if c.cancelled && (kind == "TaskCancelled" || kind == nil) {
-            c.finish(.failure(CancellationError()))
+            finished.append((c, .failure(CancellationError())))
             return
         }
         let err = LuaError(kind: kind, message: packed[3].stringValue ?? value.description,
                            traceback: packed[2].stringValue ?? "", value: value)
         logger.debug("Lua call failed: \(err.message)")
-        c.finish(.failure(err))
+        finished.append((c, .failure(err)))
     }
 
     // MARK: serving
@@ -442,6 +466,8 @@ final class EmbedCore: @unchecked Sendable {
     /// EMBED_SERVE: the host's main task starts serving requests.
     private func serve(_ k: Kernel) -> Int32 {
         mainTask = k.current
+        k.spinBeforeSleep = host.spin
+        k.afterCycle = { [unowned self] in finishCalls() }
         k.onPost = { [unowned self] _, _ in
             for w in host.takeWork() { w.run(self) }
         }
@@ -468,10 +494,12 @@ final class EmbedCore: @unchecked Sendable {
 
     /// Fails whatever is still pending once the kernel is gone.
     func failPending() {
+        finishCalls()
         for (_, c) in calls { c.finish(.failure(LuaHostError.closed)) }
         calls = [:]
         callByTask = [:]
         for (_, j) in jobs { j.task?.cancel() }
         jobs = [:]
+        executor?.close()
     }
 }

@@ -48,6 +48,14 @@ public final class LuaHost: Sendable {
     }
     private let shared = Locked(Shared())
     private let nextCallId = Atomic<Int>(1)
+    /// Calls from Swift awaiting their result (a lone caller spins briefly).
+    private let callsInFlight = Atomic<Int>(0)
+    /// The configuration's wake-up spin, in seconds.
+    let spin: Double
+    /// Whether a lone caller spins (see SpinGovernor).
+    private let callerSpin = Locked(SpinGovernor())
+    /// The serving kernel's inbox (set once the kernel serves).
+    private var kernelInbox: KernelInbox? { shared.withLock { $0.inbox } }
     // Made right after self (it refers back); used only on the kernel thread, or
     // under `shared`'s lock before the kernel starts.
     nonisolated(unsafe) private var core: EmbedCore!
@@ -56,6 +64,7 @@ public final class LuaHost: Sendable {
     /// ``start()`` or ``run(_:name:)``.
     public init(configuration: Configuration = .init()) throws(LuaHostError) {
         self.configuration = configuration
+        spin = max(0, configuration.wakeupSpin.seconds)
         core = try EmbedCore(host: self, configuration: configuration)
     }
 
@@ -105,9 +114,7 @@ public final class LuaHost: Sendable {
     /// Starts the runtime's kernel on a thread of its own.
     public func start() throws(LuaHostError) {
         try begin()
-        let name = configuration.name
-        _ = name
-        startThread { [self] in serveHere() }
+        startThread(name: configuration.name) { [self] in serveHere() }
     }
 
     /// Runs `source` as the main task on the calling thread, serving calls from
@@ -247,14 +254,24 @@ public final class LuaHost: Sendable {
         let id = nextCallId.wrappingAdd(1, ordering: .relaxed).oldValue
         let budget = options.instructionBudget ?? configuration.instructionBudget
         let timeout = (options.timeout ?? configuration.callTimeout)?.seconds
+        let slot = CallSlot()
+        try post(Work(run: { core in
+            core.startCall(id: id, target: target, args: args, budget: budget, timeout: timeout, finish: slot.complete)
+        }, drop: { slot.complete(.failure(LuaHostError.closed)) }))
+        // The only call in flight (a caller awaiting each result in turn): spin
+        // briefly for the result before suspending, so a quick call costs no
+        // wake-up of a Swift thread. Concurrent callers never spin: they would
+        // hold threads of the cooperative pool that other callers need.
+        let alone = callsInFlight.wrappingAdd(1, ordering: .relaxed).newValue == 1
+        defer { callsInFlight.wrappingSubtract(1, ordering: .relaxed) }
+        if alone, !Task.isCancelled, let inbox = kernelInbox, inbox.kernelRunsElsewhere,
+           callerSpin.withLock({ $0.allows() }) {
+            let answered = slot.spin(spin, while: { inbox.kernelRunsElsewhere })
+            callerSpin.withLock { $0.record(answered: answered) }
+            if answered { return try await slot.wait().get() }
+        }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (c: CheckedContinuation<[LuaValue], any Error>) in
-                do {
-                    try post(Work(run: { core in
-                        core.startCall(id: id, target: target, args: args, budget: budget, timeout: timeout) { c.resume(with: $0) }
-                    }, drop: { c.resume(throwing: LuaHostError.closed) }))
-                } catch { c.resume(throwing: error) }
-            }
+            try await slot.wait().get()
         } onCancel: {
             try? post(Work(run: { $0.cancelCall(id: id) }, drop: {}))
         }
@@ -314,20 +331,4 @@ public final class LuaHost: Sendable {
             core.unref(shared.withLock { s in defer { s.unrefs = [] }; return s.unrefs })
         }, drop: {}))
     }
-}
-
-/// Starts a detached OS thread running `body`.
-private func startThread(_ body: @escaping @Sendable () -> Void) {
-    final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
-    let box = Unmanaged.passRetained(Box(body)).toOpaque()
-    var tid = pthread_t()
-    var attr = pthread_attr_t()
-    pthread_attr_init(&attr)
-    pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-    pthread_attr_setstacksize(&attr, 16 << 20)
-    pthread_create(&tid, &attr, { arg in
-        Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue().body()
-        return nil
-    }, box)
-    pthread_attr_destroy(&attr)
 }

@@ -81,11 +81,20 @@ extension LuaHost {
         /// checks its limits (0: never, which also disables timeouts of code that
         /// never blocks).
         public var preemptionInterval: Int
+        /// How long a thread waiting for the other side of a round trip spins
+        /// before it sleeps (default 50 µs; zero: never spins). The runtime's
+        /// kernel spins on its inbox before sleeping while results of Swift
+        /// functions are outstanding or requests just came, and a Swift caller
+        /// that is the only one awaiting a call spins for its result: a quick
+        /// round trip then costs no thread wake-up (see docs/embedding.md,
+        /// "Performance"). An idle runtime never spins.
+        public var wakeupSpin: Duration
 
         /// A configuration; every argument has the default described on its field.
         public init(name: String = "lua", libraries: LuaLibraries = .plugin, memoryLimit: Int? = nil,
                     instructionBudget: Int? = nil, callTimeout: Duration? = nil, packagePath: String? = nil,
-                    logger: Logger = Logger(label: "curio-lua"), preemptionInterval: Int = 10_000) {
+                    logger: Logger = Logger(label: "curio-lua"), preemptionInterval: Int = 10_000,
+                    wakeupSpin: Duration = .microseconds(50)) {
             self.name = name
             self.libraries = libraries
             self.memoryLimit = memoryLimit
@@ -94,6 +103,7 @@ extension LuaHost {
             self.packagePath = packagePath
             self.logger = logger
             self.preemptionInterval = preemptionInterval
+            self.wakeupSpin = wakeupSpin
         }
     }
 }

@@ -10,8 +10,15 @@ import Foundation
 
 let scale = CommandLine.arguments.dropFirst().first.flatMap(Double.init) ?? 1
 func n(_ base: Int) -> Int { max(100, Int(Double(base) * scale)) }
+/// EMBED_BENCH_ONLY=sync,async,call,refs: only those figures (for profiling).
+let only = ProcessInfo.processInfo.environment["EMBED_BENCH_ONLY"].map { Set($0.split(separator: ",").map(String.init)) }
+func wanted(_ name: String) -> Bool { only?.contains(name) ?? true }
 
-let lua = try LuaHost(configuration: .init(name: "bench", libraries: .all))
+/// EMBED_SPIN_US: the host's wake-up spin in µs (default: the configuration's).
+let spinUs = ProcessInfo.processInfo.environment["EMBED_SPIN_US"].flatMap(Int.init)
+var config = LuaHost.Configuration(name: "bench", libraries: .all)
+if let spinUs { config.wakeupSpin = .microseconds(spinUs) }
+let lua = try LuaHost(configuration: config)
 try lua.register(module: "host", [
     .sync("add") { a in .integer(try a.int(1) &+ a.int(2)) },
     .async("nop") { _ in [] },
@@ -52,12 +59,11 @@ try await lua.load("""
     end
     """)
 
-let sync = try await lua.call("sync_bench", .integer(n(5_000_000)))
-let (s, c) = (sync[0].doubleValue!, sync[1].doubleValue!)
-print(String(format: "sync_call_ns %.1f ns %.1f", s, c))
-
-let aseq = try await lua.call("async_bench", .integer(n(200_000)), 1)[0].doubleValue!
-let aconc = try await lua.call("async_bench", .integer(n(200_000)), 100)[0].doubleValue!
+if wanted("sync") {
+    let sync = try await lua.call("sync_bench", .integer(n(5_000_000)))
+    let (s, c) = (sync[0].doubleValue!, sync[1].doubleValue!)
+    print(String(format: "sync_call_ns %.1f ns %.1f", s, c))
+}
 
 /// The floor of an async round trip: a Swift task hands a request to another
 /// thread and waits for its answer (what any cross-thread call costs).
@@ -81,39 +87,52 @@ final class Echo: @unchecked Sendable {
         }
     }
 }
-let echo = Echo()
-let hops = n(200_000)
-// Sequential loops run in a task of the global executor, as a server's would
-// (top-level code runs on the main actor: every await would hop twice more).
-let hopRate = await Task.detached {
-    let t0 = ContinuousClock.now
-    for _ in 0..<hops { await echo.ping() }
-    return Double(hops) / (ContinuousClock.now - t0).seconds
-}.value
-print(String(format: "async_roundtrip_seq %.0f /s %.0f", aseq, hopRate))
-print(String(format: "async_roundtrip_100 %.0f /s %.0f", aconc, hopRate))
-
-let calls = n(200_000)
-let callSeq = try await Task.detached {
-    let t0 = ContinuousClock.now
-    for _ in 0..<calls { _ = try await lua.call("nop") }
-    return Double(calls) / (ContinuousClock.now - t0).seconds
-}.value
-let t0 = ContinuousClock.now
-try await withThrowingTaskGroup(of: Void.self) { g in
-    for _ in 0..<100 { g.addTask { for _ in 0..<(calls / 100) { _ = try await lua.call("nop") } } }
-    try await g.waitForAll()
+var hopRate = 0.0
+if wanted("async") || wanted("call") {
+    let echo = Echo()
+    let hops = n(200_000)
+    // Sequential loops run in a task of the global executor, as a server's would
+    // (top-level code runs on the main actor: every await would hop twice more).
+    hopRate = await Task.detached {
+        let t0 = ContinuousClock.now
+        for _ in 0..<hops { await echo.ping() }
+        return Double(hops) / (ContinuousClock.now - t0).seconds
+    }.value
 }
-let callConc = Double(calls / 100 * 100) / (ContinuousClock.now - t0).seconds
-print(String(format: "swift_call_seq %.0f /s %.0f", callSeq, hopRate))
-print(String(format: "swift_call_100 %.0f /s %.0f", callConc, hopRate))
-// Reference lifetimes: 1,000,000 calls each handing Swift a function reference
-// that Swift drops; the state's memory after a collection, against before.
-_ = try await lua.call("keep_refs", .integer(n(100_000)))
-let before = try await lua.collectGarbage()
-_ = try await lua.call("keep_refs", .integer(n(1_000_000)))
-let after = try await lua.collectGarbage()
-print("ref_growth_bytes \(after - before) B \(before)")
+
+if wanted("async") {
+    let aseq = try await lua.call("async_bench", .integer(n(200_000)), 1)[0].doubleValue!
+    let aconc = try await lua.call("async_bench", .integer(n(200_000)), 100)[0].doubleValue!
+    print(String(format: "async_roundtrip_seq %.0f /s %.0f", aseq, hopRate))
+    print(String(format: "async_roundtrip_100 %.0f /s %.0f", aconc, hopRate))
+}
+
+if wanted("call") {
+    let calls = n(200_000)
+    let callSeq = try await Task.detached {
+        let t0 = ContinuousClock.now
+        for _ in 0..<calls { _ = try await lua.call("nop") }
+        return Double(calls) / (ContinuousClock.now - t0).seconds
+    }.value
+    let t0 = ContinuousClock.now
+    try await withThrowingTaskGroup(of: Void.self) { g in
+        for _ in 0..<100 { g.addTask { for _ in 0..<(calls / 100) { _ = try await lua.call("nop") } } }
+        try await g.waitForAll()
+    }
+    let callConc = Double(calls / 100 * 100) / (ContinuousClock.now - t0).seconds
+    print(String(format: "swift_call_seq %.0f /s %.0f", callSeq, hopRate))
+    print(String(format: "swift_call_100 %.0f /s %.0f", callConc, hopRate))
+}
+
+if wanted("refs") {
+    // Reference lifetimes: 1,000,000 calls each handing Swift a function reference
+    // that Swift drops; the state's memory after a collection, against before.
+    _ = try await lua.call("keep_refs", .integer(n(100_000)))
+    let before = try await lua.collectGarbage()
+    _ = try await lua.call("keep_refs", .integer(n(1_000_000)))
+    let after = try await lua.collectGarbage()
+    print("ref_growth_bytes \(after - before) B \(before)")
+}
 await lua.shutdown()
 
 extension Duration {
