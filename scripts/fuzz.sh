@@ -4,7 +4,8 @@
 # toolchain ships libFuzzer) into .build-fuzz and runs each on a copy of its corpus
 # (Tests/fuzz/corpus/NAME, in the repo) for SECONDS, or for N inputs with -runs=N.
 # A crash, sanitizer report or failed check fails the run; the input is kept in
-# .build-fuzz/NAME-crashes/.
+# .build-fuzz/NAME-crashes/. A target's own libFuzzer flags follow "fuzz flags:" in
+# its source (e.g. -detect_leaks=0 for a Lua state kept between inputs).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 limit=${1:-10}
@@ -20,7 +21,9 @@ for src in Tests/fuzz/*_fuzz.c; do
     || { grep -v "Cannot export" "$out/$name.log" >&2; echo "fuzz: $name did not build" >&2; status=1; continue; }
   rm -rf "$out/$name-corpus"; cp -r "Tests/fuzz/corpus/$name" "$out/$name-corpus"
   mkdir -p "$out/$name-crashes"
-  if "$out/$name" "$opt" -artifact_prefix="$out/$name-crashes/" "$out/$name-corpus" >"$out/$name.run" 2>&1; then
+  flags=$(sed -n 's/.*fuzz flags: *//p' "$src" | head -1)
+  # shellcheck disable=SC2086
+  if "$out/$name" "$opt" $flags -artifact_prefix="$out/$name-crashes/" "$out/$name-corpus" >"$out/$name.run" 2>&1; then
     echo "fuzz $name: $(grep -E '^Done [0-9]+ runs' "$out/$name.run")"
   else
     tail -30 "$out/$name.run" >&2; echo "fuzz: $name FAILED" >&2; status=1
