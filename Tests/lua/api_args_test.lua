@@ -137,6 +137,7 @@ describe("every public function with bad arguments", function()
     probe("run_server", curio.run_server, { socket.tcp(), noop, n = 2 })
     probe("errors.class", curio.errors.class, { "X", curio.CurioError, n = 2 })
     probe("TaskError", curio.TaskError, { "x", {}, n = 2 })
+    probe("errors.oserror", curio.errors.oserror, { "op", 2, n = 2 }) -- found by the API fuzz target
     report()
   end)
 
@@ -217,6 +218,8 @@ describe("every public function with bad arguments", function()
     probe_method("bind", tcp, "bind", { "127.0.0.1", 0 })
     probe_method("listen", function() local s = tcp(); s:bind("127.0.0.1", 0); return s end, "listen", { 5 })
     probe_method("connect", tcp, "connect", { "127.0.0.1", 1 })
+    -- a Unix socket ignores a port, whatever its type (found by the API fuzz target)
+    probe_method("bind (unix)", function() return socket.unix() end, "bind", { "/nonexistent/x.sock", 1 })
     local function pair() local a = socket.socketpair(); return a end
     for _, m in ipairs { "recv", "send", "sendall" } do
       probe_method(m, pair, m, { m == "recv" and 10 or "x" })

@@ -85,6 +85,7 @@ end
 
 --- An OSError for errno `code` from operation `what` (e.g. "connect 127.0.0.1:1").
 function M.oserror(what, errno)
+  if math.type(errno) ~= "integer" then check.argerror(2, "oserror", "integer", errno) end
   local core = require "curio.core"
   local code = core.errname(errno)
   return M.new(M.OSError, ("%s: %s (%s)"):format(what, code, core.strerror(errno)),
