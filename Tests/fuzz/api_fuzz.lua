@@ -21,6 +21,7 @@ local ssl = require "curio.ssl"
 local errors = require "curio.errors"
 
 local HERE = debug.getinfo(1, "S").short_src
+local TRACE = os.getenv("API_FUZZ_TRACE") -- each call's name and time on stderr
 local M = {}
 
 -- ---- the input as a byte reader (0 once exhausted)
@@ -247,7 +248,9 @@ local function one_call()
     end
   end
   if name == "send_signal" and type(args[2]) ~= "nil" then args[2] = "SIGKILL" end
+  local t0 = TRACE and curio.clock()
   local ok, err = pcall(curio.ignore_after, 0.002, call, f, table.unpack(args, 1, n))
+  if TRACE then io.stderr:write(("api fuzz call %-24s %.4f s\n"):format(name, curio.clock() - t0)) end
   if not ok then
     local problem = unclean(name, err, self)
     if problem then findings[#findings + 1] = problem end

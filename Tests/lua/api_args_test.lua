@@ -170,6 +170,13 @@ describe("every public function with bad arguments", function()
     probe("ctx:wrap_socket", function(...) return ctx:wrap_socket(...) end, { socket.tcp(), {}, n = 2 })
     local q = curio.UniversalQueue()
     probe("UniversalQueue:put", function(...) return q:put(...) end, { 1, n = 1 })
+    -- bad selves (qsize, empty and full were found unchecked by the API fuzz target)
+    for _, m in ipairs { "put", "get", "qsize", "empty", "full", "task_done", "join" } do
+      probe_method("UniversalQueue:" .. m, curio.UniversalQueue, m)
+    end
+    for _, m in ipairs { "set", "clear", "is_set", "wait" } do
+      probe_method("UniversalEvent:" .. m, curio.UniversalEvent, m)
+    end
     report()
   end)
 
