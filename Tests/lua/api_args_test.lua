@@ -137,7 +137,9 @@ describe("every public function with bad arguments", function()
     probe("run_server", curio.run_server, { socket.tcp(), noop, n = 2 })
     probe("errors.class", curio.errors.class, { "X", curio.CurioError, n = 2 })
     probe("TaskError", curio.TaskError, { "x", {}, n = 2 })
-    probe("errors.oserror", curio.errors.oserror, { "op", 2, n = 2 }) -- found by the API fuzz target
+    -- oserror and new were found raising from inside the library by the API fuzz target
+    probe("errors.oserror", curio.errors.oserror, { "op", 2, n = 2 })
+    probe("errors.new", curio.errors.new, { curio.CurioError, "x", n = 2 })
     report()
   end)
 

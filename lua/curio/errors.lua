@@ -41,6 +41,7 @@ end
 --- Instantiates `cls` with a message (or a table of fields with `message`). The
 --- fields are copied: the table given is never turned into the error itself.
 function M.new(cls, message, fields)
+  if not M.is_class(cls) then check.argerror(1, "new", "error class", cls) end
   if type(message) == "table" and fields == nil and getmetatable(message) == nil then
     fields = message
     message = fields.message
