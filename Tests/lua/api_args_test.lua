@@ -256,6 +256,13 @@ describe("every public function with bad arguments", function()
     probe_method("file:seek", file, "seek", { "set", 0 })
     probe_method("file:read", file, "read", { 10 })
     probe_method("file:tell", file, "tell")
+    -- FileStream's own methods on a socket's stream (found by the API fuzz target)
+    local FileStream = require("curio.io").FileStream
+    local seek, tell = FileStream.seek, FileStream.tell
+    for _, f in ipairs { seek, tell } do
+      local ok, err = pcall(curio.ignore_after, 0.02, call, f, stream())
+      check("FileStream method on a socket stream", ok, err)
+    end
     report()
   end)
 end)
