@@ -149,6 +149,7 @@ local function collect_if_spike()
   local kib = collectgarbage("count")
   if kib < idle_kib + 4096 and served < 1000 then return end
   collectgarbage()
+  collectgarbage() -- what finalizers (sockets' __gc) kept goes in the second cycle
   core.trim_memory()
   idle_kib, served = collectgarbage("count"), 0
 end
