@@ -140,8 +140,7 @@ end
 -- fds and RSS must stay flat.
 curio.run(round)
 curio.run(round)
-collectgarbage()
-local fds0, rss0 = common.fds(), common.rss()
+local fds0, rss0 = common.fds(), common.baseline()
 local rounds = common.full and 4 or 2
 for _ = 1, rounds do curio.run(round) end
 common.report("subprocess", problems,

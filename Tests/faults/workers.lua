@@ -97,8 +97,7 @@ end
 -- growth beyond); hence more warm-up and a wider margin (20% + 8 MiB) here.
 local warm = common.full and 4 or 2
 for _ = 1, warm do curio.run(round) end
-collectgarbage()
-local fds0, rss0 = common.fds(), common.rss()
+local fds0, rss0 = common.fds(), common.baseline()
 local rounds = common.full and 4 or 2
 for _ = 1, rounds do curio.run(round) end
 common.report("workers", problems,

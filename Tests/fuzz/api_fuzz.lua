@@ -214,6 +214,8 @@ local function unclean(what, err, self)
     return nil
   end
   local s = tostring(err)
+  -- an error class of the pool called as a task's function raises its own error
+  if s:find("^bad argument #%d+ to 'CurioError'") then return nil end
   if s:find("attempt to", 1, true) or s:find("[curio]", 1, true) or s:find("[C]", 1, true)
       or s:sub(1, #HERE) ~= HERE then
     return what .. " -> " .. s
