@@ -199,6 +199,8 @@ end
 -- ---- the check of one outcome
 local findings = {}
 local UNINDEXABLE = { number = true, boolean = true, ["function"] = true, thread = true }
+local CARRIES_USER_TEXT = { OSError = true, WorkerError = true, TaskError = true, SSLError = true,
+  CalledProcessError = true, TransferError = true, TimeoutExpired = true }
 local function unclean(what, err, self)
   -- Documented (docs/reference.md): the hot methods of the synchronization
   -- primitives, queues and streams check self by a field of their own, so a self
@@ -209,15 +211,21 @@ local function unclean(what, err, self)
     return nil
   end
   if type(err) == "table" and errors.is_error(err) then
+    -- these carry text of the caller's (paths, hosts, a job's own error): only a
+    -- library location in them is unclean
     local m = tostring(err.message)
-    if m:find("attempt to", 1, true) or m:find("[curio]", 1, true) then return what .. " -> " .. tostring(err) end
+    if CARRIES_USER_TEXT[err.kind] then
+      if m:find("^%[curio%]/") then return what .. " -> " .. tostring(err) end
+    elseif m:find("attempt to", 1, true) or m:find("[curio]", 1, true) then
+      return what .. " -> " .. tostring(err)
+    end
     return nil
   end
   local s = tostring(err)
   -- an error class of the pool called as a task's function raises its own error
   if s:find("^bad argument #%d+ to 'CurioError'") then return nil end
-  if s:find("attempt to", 1, true) or s:find("[curio]", 1, true) or s:find("[C]", 1, true)
-      or s:sub(1, #HERE) ~= HERE then
+  -- not located at the caller, or a raw Lua error at the call itself
+  if s:sub(1, #HERE + 1) ~= HERE .. ":" or s:find("^:%d+: attempt to", #HERE + 1) then
     return what .. " -> " .. s
   end
 end
