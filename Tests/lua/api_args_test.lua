@@ -156,6 +156,13 @@ describe("every public function with bad arguments", function()
   it("the workers, subprocess and signal modules", function()
     local subprocess, signal = require "curio.subprocess", require "curio.signal"
     probe("run_in_thread", curio.run_in_thread, { "string.len", "x", n = 2 })
+    -- a name with a NUL passed the Lua check and failed the C one (found by the API fuzz target)
+    for _, name in ipairs { "a\0.b", "a.b\0", "\0.x" } do
+      for _, f in ipairs { curio.run_in_thread, curio.run_in_process } do
+        local ok, err = pcall(call, f, name)
+        check(("run_in_*(%q)"):format(name), ok, err)
+      end
+    end
     probe("UniversalQueue", curio.UniversalQueue, { 1, n = 1 })
     probe("Channel", curio.Channel, { "127.0.0.1", 1, n = 2 })
     probe("subprocess.run", subprocess.run, { { "true" }, {}, n = 2 })
