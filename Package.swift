@@ -30,6 +30,8 @@ let package = Package(
         // benchmarks/embed.sh: Swift functions and calls against a plain lua_CFunction.
         .target(name: "CEmbedBench", dependencies: ["CLua54"], path: "benchmarks/embed/CEmbedBench"),
         .executableTarget(name: "embed-bench", dependencies: ["CurioLua", "CEmbedBench"], path: "benchmarks/embed/Sources"),
+        // scripts/fuzz.sh: the API-argument libFuzzer target (a corpus replay tool otherwise).
+        .executableTarget(name: "curio-api-fuzz", dependencies: ["CurioLua", "CLua54"], path: "Tests/fuzz/api"),
         .testTarget(name: "CurioKernelTests", dependencies: ["CurioKernel"]),
         .testTarget(name: "CurioLuaTests", dependencies: ["CurioLua", "CSys"]),
     ],

@@ -243,13 +243,68 @@ void cl_allocator_free(cl_allocator *a) {
 
 size_t cl_allocator_bytes(cl_allocator *a) { return a->bytes; }
 
+#define PAGE ((size_t)4096)
+#define SLAB_PAGES (SLAB_SIZE / PAGE)
+
+/* Gives back the pages of a slab in use that hold no live block. After a spike
+   the survivors (a few blocks per slab) pin whole slabs otherwise. A free block
+   whose start (its free-list link) is on a page given back leaves the free list:
+   it is lost until the slab empties and starts afresh (new_slab), so no link is
+   ever read from a page that reads as zeros again. Pages past `bump` hold
+   nothing (bump allocation does not mind zeros). */
+static void trim_slab(cl_allocator *a, slab *s, size_t c) {
+    char *start = (char *)s + SLAB_HEADER;
+    size_t size = s->size, n = (size_t)(s->bump - start) / size;
+    unsigned char isfree[SLAB_SIZE / GRAIN];  /* per block handed out: free now? */
+    unsigned char live[SLAB_PAGES] = { 0 };   /* per page: holds part of a live block */
+    memset(isfree, 0, n);
+    for (free_block *b = s->free; b; b = b->next) isfree[(size_t)((char *)b - start) / size] = 1;
+    live[0] = 1; /* the header */
+    for (size_t i = 0; i < n; i++) {
+        if (isfree[i]) continue;
+        size_t off = (size_t)(start - (char *)s) + i * size;
+        for (size_t p = off / PAGE; p <= (off + size - 1) / PAGE; p++) live[p] = 1;
+    }
+    int dropped = 0;
+    for (size_t p = 1; p < SLAB_PAGES;) { /* runs of free pages, one call each */
+        if (live[p]) { p++; continue; }
+        size_t q = p;
+        while (q < SLAB_PAGES && !live[q]) live[q++] = 2;
+        madvise((char *)s + p * PAGE, (q - p) * PAGE, MADV_DONTNEED);
+        dropped = 1;
+        p = q;
+    }
+    if (!dropped) return;
+    free_block *list = NULL;
+    for (size_t i = n; i-- > 0;) {
+        size_t off = (size_t)(start - (char *)s) + i * size;
+        if (!isfree[i] || live[off / PAGE] == 2) continue;
+        free_block *b = (free_block *)((char *)s + off);
+        b->next = list;
+        list = b;
+    }
+    s->free = list;
+    if (!s->free && s->bump + s->size > s->end) unlist(a, s, c);
+}
+
 /* core.trim_memory(): after a collection, gives back the pages of every empty
-   slab (not only those beyond the warm pool), and the free pages glibc keeps in
-   its heaps (malloc_trim): the blocks above SMALL_MAX (socket buffers, big
-   strings and tables) live there. */
+   slab (not only those beyond the warm pool), the pages of slabs in use that hold
+   no live block (trim_slab), and the free pages glibc keeps in its heaps
+   (malloc_trim): the blocks above SMALL_MAX (socket buffers, big strings and
+   tables) live there. */
 int l_trim_memory(lua_State *L) {
     cl_allocator *a = cl_state_allocator(L);
     while (a && a->ncold < a->nempty) madvise(a->empty[a->ncold++], SLAB_SIZE, MADV_DONTNEED);
+#if SMALL_MAX > 0
+    for (size_t c = 1; a && c <= NCLASSES; c++) {
+        slab *s = a->room[c];
+        while (s) {
+            slab *next = s->next; /* trim_slab may unlist s */
+            trim_slab(a, s, c);
+            s = next;
+        }
+    }
+#endif
     malloc_trim(0);
     return 0;
 }

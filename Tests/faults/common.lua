@@ -24,11 +24,26 @@ function M.rss()
   return tonumber(s:match("VmRSS:%s+(%d+)"))
 end
 
+-- Collects (two cycles: finalizers) and gives free memory back (as run_server
+-- does when idle): RSS then shows what is kept, not glibc's free lists.
+function M.settle()
+  collectgarbage()
+  collectgarbage()
+  require("curio.core").trim_memory()
+end
+
+-- RSS after settle(): the baseline of a script's rounds.
+function M.baseline()
+  M.settle()
+  return M.rss()
+end
+
 -- Prints the line and exits with its status; adds the common checks (fds back to
--- fds0; RSS within 10% + 2 MiB of rss0, measured after a first round).
-function M.report(name, problems, detail, fds0, rss0)
-  collectgarbage()
-  collectgarbage()
+-- fds0; RSS within 10% + 2 MiB of rss0, measured after a first round; `slack`
+-- {ratio, kib} widens that where memory plateaus over several rounds).
+function M.report(name, problems, detail, fds0, rss0, slack)
+  slack = slack or { 1.1, 2048 }
+  M.settle()
   local fds = M.fds()
   for _ = 1, 20 do -- a pool thread may still be closing a descriptor
     if fds <= fds0 then break end
@@ -37,7 +52,7 @@ function M.report(name, problems, detail, fds0, rss0)
   end
   local rss = M.rss()
   if fds > fds0 then problems[#problems + 1] = ("fds %d (start %d)"):format(fds, fds0) end
-  if rss > rss0 * 1.1 + 2048 then problems[#problems + 1] = ("RSS %d KiB (start %d)"):format(rss, rss0) end
+  if rss > rss0 * slack[1] + slack[2] then problems[#problems + 1] = ("RSS %d KiB (start %d)"):format(rss, rss0) end
   local ok = #problems == 0
   print(("%s %s: %s fds %d->%d rss %d->%d KiB%s"):format(ok and "PASS" or "FAIL", name, detail, fds0, fds, rss0, rss,
     ok and "" or " -- " .. table.concat(problems, "; ")))

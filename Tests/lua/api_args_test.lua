@@ -137,6 +137,9 @@ describe("every public function with bad arguments", function()
     probe("run_server", curio.run_server, { socket.tcp(), noop, n = 2 })
     probe("errors.class", curio.errors.class, { "X", curio.CurioError, n = 2 })
     probe("TaskError", curio.TaskError, { "x", {}, n = 2 })
+    -- oserror and new were found raising from inside the library by the API fuzz target
+    probe("errors.oserror", curio.errors.oserror, { "op", 2, n = 2 })
+    probe("errors.new", curio.errors.new, { curio.CurioError, "x", n = 2 })
     report()
   end)
 
@@ -153,6 +156,13 @@ describe("every public function with bad arguments", function()
   it("the workers, subprocess and signal modules", function()
     local subprocess, signal = require "curio.subprocess", require "curio.signal"
     probe("run_in_thread", curio.run_in_thread, { "string.len", "x", n = 2 })
+    -- a name with a NUL passed the Lua check and failed the C one (found by the API fuzz target)
+    for _, name in ipairs { "a\0.b", "a.b\0", "\0.x" } do
+      for _, f in ipairs { curio.run_in_thread, curio.run_in_process } do
+        local ok, err = pcall(call, f, name)
+        check(("run_in_*(%q)"):format(name), ok, err)
+      end
+    end
     probe("UniversalQueue", curio.UniversalQueue, { 1, n = 1 })
     probe("Channel", curio.Channel, { "127.0.0.1", 1, n = 2 })
     probe("subprocess.run", subprocess.run, { { "true" }, {}, n = 2 })
@@ -169,6 +179,13 @@ describe("every public function with bad arguments", function()
     probe("ctx:wrap_socket", function(...) return ctx:wrap_socket(...) end, { socket.tcp(), {}, n = 2 })
     local q = curio.UniversalQueue()
     probe("UniversalQueue:put", function(...) return q:put(...) end, { 1, n = 1 })
+    -- bad selves (qsize, empty and full were found unchecked by the API fuzz target)
+    for _, m in ipairs { "put", "get", "qsize", "empty", "full", "task_done", "join" } do
+      probe_method("UniversalQueue:" .. m, curio.UniversalQueue, m)
+    end
+    for _, m in ipairs { "set", "clear", "is_set", "wait" } do
+      probe_method("UniversalEvent:" .. m, curio.UniversalEvent, m)
+    end
     report()
   end)
 
@@ -217,6 +234,8 @@ describe("every public function with bad arguments", function()
     probe_method("bind", tcp, "bind", { "127.0.0.1", 0 })
     probe_method("listen", function() local s = tcp(); s:bind("127.0.0.1", 0); return s end, "listen", { 5 })
     probe_method("connect", tcp, "connect", { "127.0.0.1", 1 })
+    -- a Unix socket ignores a port, whatever its type (found by the API fuzz target)
+    probe_method("bind (unix)", function() return socket.unix() end, "bind", { "/nonexistent/x.sock", 1 })
     local function pair() local a = socket.socketpair(); return a end
     for _, m in ipairs { "recv", "send", "sendall" } do
       probe_method(m, pair, m, { m == "recv" and 10 or "x" })
@@ -244,6 +263,13 @@ describe("every public function with bad arguments", function()
     probe_method("file:seek", file, "seek", { "set", 0 })
     probe_method("file:read", file, "read", { 10 })
     probe_method("file:tell", file, "tell")
+    -- FileStream's own methods on a socket's stream (found by the API fuzz target)
+    local FileStream = require("curio.io").FileStream
+    local seek, tell = FileStream.seek, FileStream.tell
+    for _, f in ipairs { seek, tell } do
+      local ok, err = pcall(curio.ignore_after, 0.02, call, f, stream())
+      check("FileStream method on a socket stream", ok, err)
+    end
     report()
   end)
 end)

@@ -132,6 +132,37 @@ describe("memory", function()
     assert.is_true(peak < live * 2.5, ("peak %d KiB, live %d KiB"):format(peak, live))
   end)
 
+  it("trim_memory gives back the free pages of slabs that still hold survivors", function()
+    -- One survivor in every 2,000 objects: most slabs stay in use, so only a
+    -- trim of the pages inside them can give the spike back.
+    rss_checked()
+    local core = require "curio.core"
+    collectgarbage()
+    core.trim_memory()
+    local before = rss_kib()
+    local t, keep = {}, {}
+    for i = 1, 600000 do
+      t[i] = { i, i + 1 } -- a table and its array part: two small blocks
+      if i % 2000 == 0 then keep[#keep + 1] = t[i] end
+    end
+    local peak = rss_kib()
+    t = nil
+    collectgarbage()
+    collectgarbage()
+    local untrimmed = rss_kib()
+    core.trim_memory()
+    local after = rss_kib()
+    assert.is_true(untrimmed - before > (peak - before) / 3, "survivors pin their slabs without the trim")
+    assert.is_true(after - before < (peak - before) / 4,
+      ("RSS before %d KiB, peak %d, collected %d, trimmed %d"):format(before, peak, untrimmed, after))
+    -- the survivors are intact, and the slabs serve new blocks (in the pages given back too)
+    for j, v in ipairs(keep) do assert.is_true(v[1] == j * 2000 and v[2] == j * 2000 + 1) end
+    local again = {}
+    for i = 1, 300000 do again[i] = { i, -i } end
+    for i = 1, 300000, 997 do assert.is_true(again[i][1] == i and again[i][2] == -i) end
+    for j, v in ipairs(keep) do assert.is_true(v[1] == j * 2000 and v[2] == j * 2000 + 1) end
+  end)
+
   it("100,000 waiting tasks: most of their memory comes back once they end", function()
     rss_checked()
     local before = rss_kib()

@@ -41,6 +41,7 @@ end
 --- Instantiates `cls` with a message (or a table of fields with `message`). The
 --- fields are copied: the table given is never turned into the error itself.
 function M.new(cls, message, fields)
+  if not M.is_class(cls) then check.argerror(1, "new", "error class", cls) end
   if type(message) == "table" and fields == nil and getmetatable(message) == nil then
     fields = message
     message = fields.message
@@ -85,6 +86,7 @@ end
 
 --- An OSError for errno `code` from operation `what` (e.g. "connect 127.0.0.1:1").
 function M.oserror(what, errno)
+  if math.type(errno) ~= "integer" then check.argerror(2, "oserror", "integer", errno) end
   local core = require "curio.core"
   local code = core.errname(errno)
   return M.new(M.OSError, ("%s: %s (%s)"):format(what, code, core.strerror(errno)),

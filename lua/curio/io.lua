@@ -471,6 +471,8 @@ local WHENCE = { set = c.SEEK_SET, cur = c.SEEK_CUR, ["end"] = c.SEEK_END }
 function FileStream:seek(whence, offset)
   if getmetatable(self) ~= FileStream and not streamlike(self) then badself("seek", self, "stream") end
   if self._raw == nil then error(closed_error("seek"), 2) end
+  -- another kind of stream (a socket's) called through FileStream.seek
+  if math.type(self._raw.fd) ~= "integer" then badself("seek", self, "file stream") end
   if self._reading or self._writing then
     error(errors.ResourceBusy("seek: the stream is in use by another task"), 2)
   end
@@ -487,7 +489,8 @@ end
 
 function FileStream:tell()
   if getmetatable(self) ~= FileStream and not streamlike(self) then badself("tell", self, "stream") end
-  return self:seek("cur", 0)
+  if self._raw ~= nil and math.type(self._raw.fd) ~= "integer" then badself("tell", self, "file stream") end
+  return FileStream.seek(self, "cur", 0)
 end
 
 -- A write after buffered reads goes where the reader stands, not past the buffer.

@@ -56,7 +56,8 @@ M.address = address
 
 -- "127.0.0.1:1", "[::1]:1" or the path, for error messages.
 local function show(host, port)
-  if port == nil then return tostring(host) end
+  -- (a Unix socket ignores a port argument, whatever its type)
+  if math.type(port) ~= "integer" then return tostring(host) end
   return tostring(address(tostring(host), port))
 end
 M.show_address = show

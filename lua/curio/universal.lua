@@ -76,9 +76,10 @@ function Q:get()
   end
 end
 
-function Q:qsize() return cu.qsize(self) end
-function Q:empty() return cu.qsize(self) == 0 end
+function Q:qsize() check_self(self, QMT, "UniversalQueue", "qsize") return cu.qsize(self) end
+function Q:empty() check_self(self, QMT, "UniversalQueue", "empty") return cu.qsize(self) == 0 end
 function Q:full()
+  check_self(self, QMT, "UniversalQueue", "full")
   local m = cu.maxsize(self)
   return m > 0 and cu.qsize(self) >= m
 end

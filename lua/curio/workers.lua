@@ -36,7 +36,8 @@ end
 local function check_fn(fn, fname)
   local t = type(fn)
   if t == "string" then
-    if not fn:find("^.+%.[^.]+$") then -- as the C side: a dot, not first nor last
+    -- as the C side: a dot, not first nor last (and no NUL, which C would stop at)
+    if not fn:find("^.+%.[^.]+$") or fn:find("\0", 1, true) then
       check.badarg(1, fname, ("'module.function' expected, got '%s'"):format(fn))
     end
   elseif t ~= "function" then
