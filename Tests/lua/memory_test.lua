@@ -63,6 +63,7 @@ describe("memory", function()
         garbage[#garbage + 1] = s
         if n % 7 == round then keep[#keep + 1] = { n, s } end
       end
+      assert.equal(196, #garbage) -- all alive until here, then garbage
       garbage = nil
       collectgarbage()
     end
