@@ -26,6 +26,16 @@ swift_tests() { # label scratch sanitizer [filter]
   local out
   out=$(swift test --skip-build --sanitize="$3" --scratch-path "$2" ${4:+--filter "$4"} 2>&1)
   local rc=$?
+  # Known flake (1 CI run in 4 on 2026-12-07, never reproduced in 20 reruns): the
+  # ASan run of CurioLuaTests exited non-zero with every test passed and no
+  # sanitizer report. That case alone is shown and run once more; any failing
+  # test or sanitizer report fails at once.
+  if [ $rc -ne 0 ] && ! echo "$out" | grep -q "Sanitizer" \
+     && ! echo "$out" | grep -E -q "Test Case .* failed|✘|with [1-9][0-9]* failures?"; then
+    echo "$out" | grep -v "could not be recorded" | tail -15 | sed "s/^/$1 swift (exit $rc, all passed; rerun): /" >&2
+    out=$(swift test --skip-build --sanitize="$3" --scratch-path "$2" ${4:+--filter "$4"} 2>&1)
+    rc=$?
+  fi
   echo "$out" | grep -E "Executed .* tests" | tail -1 | sed "s/^/$1 swift: /"
   echo "$out" | grep -E "Test run with" | tail -1 | sed "s/^/$1 swift: /" # Swift Testing
   if [ $rc -ne 0 ] || echo "$out" | grep -q "Sanitizer"; then
