@@ -12,7 +12,7 @@ import Synchronization
 /// sees the other's write (a post the kernel missed finds it sleeping).
 public final class KernelInbox: Sendable {
     let fd: Int32
-    private let items = PthreadMutex<[(Int, any Sendable)]>([])
+    private let items = Locked<[(Int, any Sendable)]>([])
     /// Posted items not drained yet: lets the kernel notice them without a syscall.
     private let pending = Atomic<Int>(0)
     /// The kernel is in (or entering) epoll_wait: posts must signal the eventfd.

@@ -16,7 +16,7 @@ final class ThreadPool: Sendable {
 
     private let maxThreads: Int
     private let inbox: KernelInbox
-    private let state = PthreadMutex(State())
+    private let state = Locked(State())
     private let signal = Semaphore()
 
     /// Seconds an idle thread waits for work before it exits.

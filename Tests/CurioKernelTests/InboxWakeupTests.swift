@@ -13,8 +13,8 @@ final class InboxWakeupTests: XCTestCase {
         let k = try Kernel()
         k.spinBeforeSleep = spin
         let handoff = Semaphore()
-        let tokens = PthreadMutex<[Int]>([])
-        let stop = PthreadMutex(false)
+        let tokens = Locked<[Int]>([])
+        let stop = Locked(false)
         var done = 0
         var t: TaskRecord!
         t = k.spawn(ScriptedBody { n, _ in
