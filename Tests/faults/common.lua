@@ -24,6 +24,28 @@ function M.rss()
   return tonumber(s:match("VmRSS:%s+(%d+)"))
 end
 
+-- n bytes of a pattern that depends on seed (a byte lost or moved shows).
+function M.pattern(n, seed)
+  local t = {}
+  for i = 1, 251 do t[i] = string.char((i * 7 + seed) % 251) end
+  return table.concat(t):rep(n // 251 + 1):sub(1, n)
+end
+
+-- Children of this process (other than the `ps` pipeline's own shell), and zombies.
+function M.children()
+  local p = io.popen("ps -o pid=,stat=,comm= --ppid " .. M.pid())
+  local n, z = 0, 0
+  for line in p:lines() do
+    local stat, comm = line:match("^%s*%d+%s+(%S+)%s+(%S+)")
+    if comm ~= "sh" and comm ~= "ps" then
+      n = n + 1
+      if stat:sub(1, 1) == "Z" then z = z + 1 end
+    end
+  end
+  p:close()
+  return n, z
+end
+
 -- Collects (two cycles: finalizers) and gives free memory back (as run_server
 -- does when idle): RSS then shows what is kept, not glibc's free lists.
 function M.settle()

@@ -12,29 +12,9 @@ local PIPE = subprocess.PIPE
 local per = common.full and 100 or 15
 local problems, cancelled, killed, echoed = {}, 0, 0, 0
 
-local function pattern(n, seed)
-  local t = {}
-  for i = 1, 251 do t[i] = string.char((i * 7 + seed) % 251) end
-  local base = table.concat(t)
-  return base:rep(n // 251 + 1):sub(1, n)
-end
+local pattern = common.pattern
 
 local function problem(s) if #problems < 5 then problems[#problems + 1] = s end end
-
--- Children of this process (other than the `ps` pipeline's own shell), and zombies.
-local function children()
-  local p = io.popen("ps -o pid=,stat=,comm= --ppid " .. common.pid())
-  local n, z = 0, 0
-  for line in p:lines() do
-    local stat, comm = line:match("^%s*%d+%s+(%S+)%s+(%S+)")
-    if comm ~= "sh" and comm ~= "ps" then
-      n = n + 1
-      if stat:sub(1, 1) == "Z" then z = z + 1 end
-    end
-  end
-  p:close()
-  return n, z
-end
 
 -- A child echoing through cat: every byte must come back, in order.
 local function echo(i)
@@ -132,7 +112,7 @@ local function round()
     local ok, e = pcall(t.join, t)
     if not ok then problem(tostring(e.cause or e)) end
   end
-  local n, z = children()
+  local n, z = common.children()
   if n > 0 or z > 0 then problem(("%d children (%d zombies) left after the round"):format(n, z)) end
 end
 

@@ -13,25 +13,7 @@ local problems, cancelled, killed, verified = {}, 0, 0, 0
 
 local function problem(s) if #problems < 5 then problems[#problems + 1] = s end end
 
-local function pattern(n, seed)
-  local t = {}
-  for i = 1, 251 do t[i] = string.char((i * 7 + seed) % 251) end
-  return table.concat(t):rep(n // 251 + 1):sub(1, n)
-end
-
-local function children()
-  local p = io.popen("ps -o pid=,stat=,comm= --ppid " .. common.pid())
-  local n, z = 0, 0
-  for line in p:lines() do
-    local stat, comm = line:match("^%s*%d+%s+(%S+)%s+(%S+)")
-    if comm ~= "sh" and comm ~= "ps" then
-      n = n + 1
-      if stat:sub(1, 1) == "Z" then z = z + 1 end
-    end
-  end
-  p:close()
-  return n, z
-end
+local pattern = common.pattern
 
 -- Jobs (moved as bytecode: globals and arguments only).
 local function reverse(s) return s:reverse(), #s end
@@ -83,7 +65,7 @@ local function round()
   end
   ev:set() -- the threads finish their jobs; the results are dropped
   serve(per // 10)
-  local n, z = children()
+  local n, z = common.children()
   if z > 0 or n > curio.workers.process_pool_size then
     problem(("%d children (%d zombies) after the round; pool size %d"):format(n, z, curio.workers.process_pool_size))
   end

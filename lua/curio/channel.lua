@@ -200,18 +200,23 @@ function Channel.__tostring(ch)
   return ("Channel(%s)"):format(ch.host)
 end
 
+-- The listening socket, made on first use.
+local function listener(ch)
+  if not ch._listener then
+    if ch.port then
+      ch._listener = network.tcp_server_socket(ch.host, ch.port)
+    else
+      ch._listener = network.unix_server_socket(ch.host)
+      ch._unlink = ch.host
+    end
+  end
+  return ch._listener
+end
+
 --- accept([{authkey=}]) -> Connection. Listens on first use.
 function Channel:accept(opts)
   local authkey = check_opts(opts, "accept")
-  if not self._listener then
-    if self.port then
-      self._listener = network.tcp_server_socket(self.host, self.port)
-    else
-      self._listener = network.unix_server_socket(self.host)
-      self._unlink = self.host
-    end
-  end
-  local client = self._listener:accept()
+  local client = listener(self):accept()
   local conn = new_connection(client)
   if authkey then authenticate(conn, authkey, true) end
   return conn
@@ -219,15 +224,7 @@ end
 
 --- The address the channel listens on (after the first accept or listen()).
 function Channel:listen()
-  if not self._listener then
-    if self.port then
-      self._listener = network.tcp_server_socket(self.host, self.port)
-    else
-      self._listener = network.unix_server_socket(self.host)
-      self._unlink = self.host
-    end
-  end
-  return self._listener:getsockname()
+  return listener(self):getsockname()
 end
 
 local RETRY = { ECONNREFUSED = true, ENOENT = true, ECONNRESET = true, EAGAIN = true }
