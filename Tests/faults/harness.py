@@ -112,6 +112,11 @@ def echo_once(port, payload, timeout=10):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(payload)
     s.shutdown(socket.SHUT_WR)
+    return read_to_eof(s)
+
+
+def read_to_eof(s):
+    """Reads s until EOF, closes it: returns what came."""
     got = bytearray()
     while True:
         b = s.recv(65536)

@@ -2,7 +2,7 @@
 full-speed clients are served completely while the slow ones trickle, and the
 slow ones get every byte back too."""
 import socket, threading, time
-from harness import FULL, Server, echo_once, pattern, report
+from harness import FULL, Server, echo_once, pattern, read_to_eof, report
 
 srv = Server()
 problems = []
@@ -20,14 +20,7 @@ def slowloris(k):
         sent += b
         time.sleep(0.02)
     s.shutdown(socket.SHUT_WR)
-    got = bytearray()
-    while True:
-        b = s.recv(4096)
-        if not b:
-            break
-        got += b
-    s.close()
-    slow_ok[k] = bytes(got) == bytes(sent)
+    slow_ok[k] = read_to_eof(s) == bytes(sent)
 
 threads = [threading.Thread(target=slowloris, args=(k,)) for k in range(slow_n)]
 for t in threads:
