@@ -5,7 +5,9 @@
 # operations, so start-up and teardown cancel out. Prints "NAME instructions".
 # Default benchmarks: hop (per sleep(0)), spawn_join_each (per spawn+join), echo and
 # echo4k (per 64 B / 4 KiB message of examples/echo.lua, benchmarks/echo_client.py);
-# also http (per keep-alive request to examples/http_hello.lua).
+# also http (per keep-alive request to examples/http_hello.lua). The network ones use
+# CONNS connections (10) and A_ROUNDS vs B_ROUNDS rounds (100 vs 1,100); at 1000
+# connections: CONNS=1000 A_ROUNDS=5 B_ROUNDS=45 benchmarks/instr.sh BIN echo4k.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$1; shift
@@ -17,6 +19,7 @@ strip -o "$tmp/curio-lua" "$bin" && bin=$tmp/curio-lua
 # little more or less per run (up to ~20 instructions per hop): take the median of
 # RUNS (3) runs at each scale.
 RUNS=${RUNS:-3}
+CONNS=${CONNS:-10} A_ROUNDS=${A_ROUNDS:-100} B_ROUNDS=${B_ROUNDS:-1100}
 count1() { # name scale -> total instructions
   valgrind --tool=callgrind --callgrind-out-file="$tmp/out" "$bin" "$root/benchmarks/micro.lua" "$1" "$2" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; return 1; }
   awk '/^summary:/ {print $2}' "$tmp/out"
@@ -42,15 +45,15 @@ echo_count1() { # size rounds -> total instructions of examples/echo.lua serving
     [ -n "$port" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05
   done
   [ -n "$port" ] || { cat "$tmp/err" >&2; kill "$pid" 2>/dev/null; return 1; }
-  python3 "$root/benchmarks/echo_client.py" "$port" "$2" "$1" 10 || { kill "$pid"; cat "$tmp/log" "$tmp/err" >&2; return 1; }
+  python3 "$root/benchmarks/echo_client.py" "$port" "$2" "$1" "$CONNS" || { kill "$pid"; cat "$tmp/log" "$tmp/err" >&2; return 1; }
   kill -INT "$pid"; wait "$pid"
   awk '/^summary:/ {print $2}' "$tmp/out"
 }
 for n in "${names[@]}"; do
-  case $n in echo|echo4k|http) # per message or request (10 connections; 100 vs 1,100 rounds)
+  case $n in echo|echo4k|http) # per message or request (CONNS connections; A_ROUNDS vs B_ROUNDS)
     size=64; [ "$n" = echo4k ] && size=4096; [ "$n" = http ] && size=http
-    a=$(echo_count "$size" 100) && b=$(echo_count "$size" 1100) || continue
-    echo "$n $(( (b - a) / 10000 ))"; continue;;
+    a=$(echo_count "$size" "$A_ROUNDS") && b=$(echo_count "$size" "$B_ROUNDS") || continue
+    echo "$n $(( (b - a) / ((B_ROUNDS - A_ROUNDS) * CONNS) ))"; continue;;
   esac
   a=$(count "$n" 0.02) && b=$(count "$n" 0.04) || continue
   oa=$(ops "$n" 0.02); ob=$(ops "$n" 0.04)
