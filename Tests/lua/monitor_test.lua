@@ -8,13 +8,7 @@ local monitor = require "curio.monitor"
 local exe = support.exe
 local target = "Tests/lua/fixtures/monitor_target.lua"
 
-local function slurp(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = require("support").read_file
 
 -- Polls f() until it returns a value (at most 8 s: the runner's limit is 10).
 local function eventually(f, what)

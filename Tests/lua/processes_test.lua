@@ -9,13 +9,7 @@ local SERVER = dir .. "fixtures/processes_server.lua"
 
 local free_port = require("support").free_port
 
-local function read_file(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read_file = require("support").read_file
 
 -- A process is gone when /proc has no entry for it or it is a zombie.
 local function alive(pid)

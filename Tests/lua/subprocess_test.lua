@@ -6,13 +6,7 @@ local cp = require "curio.cprocess"
 local PIPE, STDOUT, DEVNULL = subprocess.PIPE, subprocess.STDOUT, subprocess.DEVNULL
 local Popen = subprocess.Popen
 
-local function read_file(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read_file = require("support").read_file
 
 -- Our children as the kernel sees them (/proc): pid -> state letter ("Z": zombie).
 local function children()

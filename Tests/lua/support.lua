@@ -16,6 +16,15 @@ function M.sh(cmd)
   return body, tonumber(rc)
 end
 
+--- The whole file at `path`, or nil if it cannot be opened.
+function M.read_file(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
 --- A connected TCP pair over loopback: (client side, server side). In a task.
 function M.tcp_pair()
   local socket = require "curio.socket"
