@@ -62,6 +62,13 @@ public final class KernelInbox: Sendable {
         return c < 0 || c != Int(csys_cpu())
     }
 
+    /// Whether the kernel thread last woke on another CPU than the caller's (a
+    /// thread spinning for the kernel's next request would otherwise delay it).
+    var kernelCPUIsOther: Bool {
+        let c = cpu.load(ordering: .relaxed)
+        return c < 0 || c != Int(csys_cpu())
+    }
+
     /// Notes the kernel thread's CPU (it is awake).
     func noteCPU() { cpu.store(Int(csys_cpu()), ordering: .relaxed) }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSys
 import Synchronization
 
 /// A lazily grown pool of OS threads for blocking work (name resolution, files,
@@ -18,6 +19,19 @@ final class ThreadPool: Sendable {
     private let inbox: KernelInbox
     private let state = Locked(State())
     private let signal = Semaphore()
+    /// Threads spinning for a job now (at most one: more would only take CPU
+    /// from the kernel and the threads that work).
+    private let spinners = Atomic<Int>(0)
+    /// Jobs taken while spinning (for tests).
+    let jobsTakenSpinning = Atomic<Int>(0)
+
+    /// Seconds a thread that just finished a job spins for the next one before it
+    /// sleeps. A task that calls the pool in a loop submits its next job a few
+    /// microseconds after the result arrives; a thread that is still awake takes
+    /// it without a futex wait and wake. One task calling in sequence: ~21k round
+    /// trips/s without the spin, ~90k/s with it (the C pool of benchmarks/: ~45k/s).
+    /// A SpinGovernor per thread stops the spinning when jobs do not come that fast.
+    static let spinAfterJob = 50e-6
 
     /// Seconds an idle thread waits for work before it exits.
     let idleExit: Double
@@ -71,9 +85,14 @@ final class ThreadPool: Sendable {
     }
 
     private func workLoop() {
+        var governor = SpinGovernor()
+        var justWorked = false
         while true {
             state.withLock { $0.idle += 1 }
-            let posted = signal.wait(timeout: idleExit)
+            var posted = false
+            if justWorked { posted = spinForJob(&governor) }
+            if !posted { posted = signal.wait(timeout: idleExit) }
+            justWorked = false
             let (job, exit) = state.withLock { s -> (Job?, Bool) in
                 s.idle -= 1
                 if (s.closing || !posted) && s.jobs.isEmpty {
@@ -86,7 +105,21 @@ final class ThreadPool: Sendable {
             guard let job else { continue }
             let result = job.work()
             inbox.post(token: job.token, result)
+            justWorked = true
         }
+    }
+
+    /// Spins briefly for the next post (see `spinAfterJob`). Returns true if it
+    /// took one. Never on the kernel's own CPU, where it would delay the very
+    /// thread that submits.
+    private func spinForJob(_ governor: inout SpinGovernor) -> Bool {
+        guard governor.allows(), inbox.kernelCPUIsOther else { return false }
+        guard spinners.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged else { return false }
+        defer { spinners.store(0, ordering: .releasing) }
+        let posted = signal.spin(for: ThreadPool.spinAfterJob)
+        governor.record(answered: posted)
+        if posted { jobsTakenSpinning.add(1, ordering: .relaxed) }
+        return posted
     }
 }
 
@@ -97,6 +130,15 @@ final class Semaphore: @unchecked Sendable {
     deinit { sem_destroy(sem); sem.deallocate() }
     func post() { sem_post(sem) }
     func wait() { while sem_wait(sem) != 0 {} }
+    /// Takes a post if one comes within `seconds`, without sleeping.
+    func spin(for seconds: Double) -> Bool {
+        let end = csys_monotonic() + seconds
+        var step: UInt32 = 0
+        repeat {
+            if sem_trywait(sem) == 0 { return true }
+        } while csys_spin_step(&step, end) != 0
+        return sem_trywait(sem) == 0
+    }
     /// Waits at most `seconds`; false if it timed out.
     func wait(timeout seconds: Double) -> Bool {
         var ts = timespec()
