@@ -7,8 +7,15 @@ scripts/setup.sh || exit 1
 bin=$(scripts/build.sh debug) || exit 1
 status=0
 swift build --build-tests >/dev/null 2>&1 || { swift build --build-tests; exit 1; }
-swift test --skip-build 2>&1 | grep -E "error|failed|Executed .* tests" | tail -5
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# Every failing assertion ("error:"), then the totals. (Tests that make tasks fail
+# on purpose print "task N failed ..." lines: left out, they would bury the rest.)
+out=$(swift test --skip-build 2>&1); rc=$?
+[ $rc = 0 ] || { status=1; echo "swift test: exit status $rc" >&2; }
+echo "$out" | grep -v "could not be recorded" | grep -E "error:|✘" | head -40
+# (a crash leaves no "error:" line: show how the run ended)
+[ $status = 0 ] || echo "$out" | grep -v "could not be recorded" | tail -15 >&2
+echo "$out" | grep -E "Executed .* tests" | tail -1
+echo "$out" | grep -E "Test run with" | tail -1
 if [ -x benchmarks/run.sh ]; then
   BENCH_SMOKE=1 benchmarks/run.sh >/dev/null 2>&1 || { echo "benchmark smoke run failed" >&2; status=1; }
 fi

@@ -22,8 +22,9 @@ final class ThreadPool: Sendable {
     /// Threads spinning for a job now (at most one: more would only take CPU
     /// from the kernel and the threads that work).
     private let spinners = Atomic<Int>(0)
-    /// Jobs taken while spinning (for tests).
+    /// Jobs taken while spinning, and whether a thread spins now (for tests).
     let jobsTakenSpinning = Atomic<Int>(0)
+    var threadSpinning: Bool { spinners.load(ordering: .relaxed) > 0 }
 
     /// Seconds a thread that just finished a job spins for the next one before it
     /// sleeps. A task that calls the pool in a loop submits its next job a few
