@@ -57,13 +57,11 @@ public final class KernelInbox: Sendable {
     /// is working, or spinning for posts) on another CPU than the caller's. A
     /// thread that spun on the kernel's own CPU would only delay it.
     public var kernelRunsElsewhere: Bool {
-        if sleeping.load(ordering: .relaxed) { return false }
-        let c = cpu.load(ordering: .relaxed)
-        return c < 0 || c != Int(csys_cpu())
+        !sleeping.load(ordering: .relaxed) && kernelCPUIsOther
     }
 
-    /// Whether the kernel thread last woke on another CPU than the caller's (a
-    /// thread spinning for the kernel's next request would otherwise delay it).
+    /// Whether the kernel thread last woke on another CPU than the caller's, asleep
+    /// or not (a pool thread spins for the next job only then).
     var kernelCPUIsOther: Bool {
         let c = cpu.load(ordering: .relaxed)
         return c < 0 || c != Int(csys_cpu())
