@@ -22,9 +22,8 @@ final class ThreadPool: Sendable {
     /// Threads spinning for a job now (at most one: more would only take CPU
     /// from the kernel and the threads that work).
     private let spinners = Atomic<Int>(0)
-    /// Jobs taken while spinning, and whether a thread spins now (for tests).
+    /// Jobs taken while spinning (for tests).
     let jobsTakenSpinning = Atomic<Int>(0)
-    var threadSpinning: Bool { spinners.load(ordering: .relaxed) > 0 }
 
     /// Seconds a thread that just finished a job spins for the next one before it
     /// sleeps. A task that calls the pool in a loop submits its next job a few
@@ -32,15 +31,17 @@ final class ThreadPool: Sendable {
     /// it without a futex wait and wake. One task calling in sequence: ~21k round
     /// trips/s without the spin, ~90k/s with it (the C pool of benchmarks/: ~45k/s).
     /// A SpinGovernor per thread stops the spinning when jobs do not come that fast.
-    static let spinAfterJob = 50e-6
+    /// (50 µs; tests set it.)
+    let spinAfterJob: Double
 
     /// Seconds an idle thread waits for work before it exits.
     let idleExit: Double
 
-    init(maxThreads: Int, inbox: KernelInbox, idleExit: Double = 30) {
+    init(maxThreads: Int, inbox: KernelInbox, idleExit: Double = 30, spinAfterJob: Double = 50e-6) {
         self.maxThreads = maxThreads
         self.inbox = inbox
         self.idleExit = idleExit
+        self.spinAfterJob = spinAfterJob
     }
 
     /// Threads alive now (for tests).
@@ -117,7 +118,7 @@ final class ThreadPool: Sendable {
         guard governor.allows(), inbox.kernelCPUIsOther else { return false }
         guard spinners.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged else { return false }
         defer { spinners.store(0, ordering: .releasing) }
-        let posted = signal.spin(for: ThreadPool.spinAfterJob)
+        let posted = signal.spin(for: spinAfterJob)
         governor.record(answered: posted)
         if posted { jobsTakenSpinning.add(1, ordering: .relaxed) }
         return posted
