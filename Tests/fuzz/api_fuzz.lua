@@ -216,6 +216,9 @@ local function unclean(what, err, self)
     local m = tostring(err.message)
     if CARRIES_USER_TEXT[err.kind] then
       if m:find("^%[curio%]/") then return what .. " -> " .. tostring(err) end
+    elseif m:find("^PriorityQueue:put: the item cannot be ordered") then
+      -- quotes `<`'s own message on purpose ("attempt to compare number with function")
+      if m:find("[curio]", 1, true) then return what .. " -> " .. tostring(err) end
     elseif m:find("attempt to", 1, true) or m:find("[curio]", 1, true) then
       return what .. " -> " .. tostring(err)
     end
