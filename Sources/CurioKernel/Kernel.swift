@@ -353,14 +353,8 @@ public final class Kernel {
     private func spinOnInbox(for seconds: Double) -> Bool {
         inboxActive = false
         inbox.noteCPU()
-        let end = csys_monotonic() + seconds
-        var step: UInt32 = 0
-        repeat {
-            if inbox.hasPending { return true }
-            // A poster on this very CPU cannot run while the kernel spins.
-            if step & 15 == 0 && !inbox.posterRunsElsewhere { break }
-        } while csys_spin_step(&step, end) != 0
-        return inbox.hasPending
+        // (A poster on this very CPU cannot run while the kernel spins.)
+        return spinWait(for: seconds, until: { inbox.hasPending }, while: { inbox.posterRunsElsewhere })
     }
 
     /// A post is likely soon: results of other threads are outstanding, or the

@@ -48,10 +48,7 @@ public final class KernelInbox: Sendable {
 
     /// Whether the kernel may spin for a post: the last poster (likely the next
     /// one) ran on another CPU than the kernel's.
-    var posterRunsElsewhere: Bool {
-        let c = posterCPU.load(ordering: .relaxed)
-        return c < 0 || c != Int(csys_cpu())
-    }
+    var posterRunsElsewhere: Bool { Self.elsewhere(posterCPU) }
 
     /// Whether a thread waiting for the kernel may spin: the kernel is awake (it
     /// is working, or spinning for posts) on another CPU than the caller's. A
@@ -62,8 +59,11 @@ public final class KernelInbox: Sendable {
 
     /// Whether the kernel thread last woke on another CPU than the caller's, asleep
     /// or not (a pool thread spins for the next job only then).
-    var kernelCPUIsOther: Bool {
-        let c = cpu.load(ordering: .relaxed)
+    var kernelCPUIsOther: Bool { Self.elsewhere(cpu) }
+
+    /// Whether `noted` (a CPU, -1 if unknown) is not the calling thread's.
+    private static func elsewhere(_ noted: borrowing Atomic<Int>) -> Bool {
+        let c = noted.load(ordering: .relaxed)
         return c < 0 || c != Int(csys_cpu())
     }
 

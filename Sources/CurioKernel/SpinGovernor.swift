@@ -1,3 +1,5 @@
+import CSys
+
 /// Decides whether a thread about to wait for another one spins first, from how
 /// its recent spins went. A spin pays only when the awaited thread runs on
 /// another CPU meanwhile; on a loaded machine (or when the scheduler put both
@@ -27,4 +29,19 @@ public struct SpinGovernor: Sendable {
     public mutating func record(answered: Bool) {
         credit = answered ? min(credit + 1, SpinGovernor.max) : Swift.max(credit - 2, 0)
     }
+}
+
+/// Spins (a `pause` per step, the clock read every 16 steps) until `done()` holds
+/// or `seconds` have passed, stopping early once `worthIt()` (checked every 16
+/// steps) no longer holds. Returns `done()`. The one spin loop of the kernel, the
+/// thread pool and the embedding.
+@inline(__always)
+public func spinWait(for seconds: Double, until done: () -> Bool, while worthIt: () -> Bool = { true }) -> Bool {
+    let end = csys_monotonic() + seconds
+    var step: UInt32 = 0
+    repeat {
+        if done() { return true }
+        if step & 15 == 0 && !worthIt() { break }
+    } while csys_spin_step(&step, end) != 0
+    return done()
 }

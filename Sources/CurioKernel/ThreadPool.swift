@@ -59,22 +59,8 @@ final class ThreadPool: Sendable {
             }
             return false
         }
-        if spawn { startThread() }
+        if spawn { startThread(name: "curio-pool") { [self] in workLoop() } }
         signal.post()
-    }
-
-    private func startThread() {
-        let box = Unmanaged.passRetained(self)
-        var tid = pthread_t()
-        var attr = pthread_attr_t()
-        pthread_attr_init(&attr)
-        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-        pthread_create(&tid, &attr, { arg in
-            let pool = Unmanaged<ThreadPool>.fromOpaque(arg!).takeRetainedValue()
-            pool.workLoop()
-            return nil
-        }, box.toOpaque())
-        pthread_attr_destroy(&attr)
     }
 
     /// Lets every thread finish its current job and exit (the kernel is gone).
@@ -134,12 +120,7 @@ final class Semaphore: @unchecked Sendable {
     func wait() { while sem_wait(sem) != 0 {} }
     /// Takes a post if one comes within `seconds`, without sleeping.
     func spin(for seconds: Double) -> Bool {
-        let end = csys_monotonic() + seconds
-        var step: UInt32 = 0
-        repeat {
-            if sem_trywait(sem) == 0 { return true }
-        } while csys_spin_step(&step, end) != 0
-        return sem_trywait(sem) == 0
+        spinWait(for: seconds, until: { sem_trywait(sem) == 0 })
     }
     /// Waits at most `seconds`; false if it timed out.
     func wait(timeout seconds: Double) -> Bool {

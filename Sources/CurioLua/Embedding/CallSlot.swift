@@ -1,4 +1,4 @@
-import CSys
+import CurioKernel
 import Synchronization
 
 /// Where the kernel thread leaves the outcome of one call from Swift. The caller
@@ -27,15 +27,9 @@ final class CallSlot: @unchecked Sendable {
     /// Spins up to `seconds` for the outcome while `worthIt` holds (the kernel
     /// works on another CPU). Returns true if the outcome is there.
     func spin(_ seconds: Double, while worthIt: () -> Bool) -> Bool {
-        if state.load(ordering: .acquiring) == State.done { return true }
-        guard seconds > 0 else { return false }
-        let end = csys_monotonic() + seconds
-        var step: UInt32 = 0
-        while csys_spin_step(&step, end) != 0 {
-            if state.load(ordering: .acquiring) == State.done { return true }
-            if step & 15 == 0 && !worthIt() { break }
-        }
-        return state.load(ordering: .acquiring) == State.done
+        let done = { self.state.load(ordering: .acquiring) == State.done }
+        guard seconds > 0 else { return done() }
+        return spinWait(for: seconds, until: done, while: worthIt)
     }
 
     /// Waits for the outcome without blocking the thread.

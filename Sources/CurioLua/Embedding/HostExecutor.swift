@@ -1,4 +1,3 @@
-import CSys
 import CurioKernel
 import Synchronization
 #if canImport(Glibc)
@@ -34,7 +33,7 @@ final class HostExecutor: TaskExecutor, @unchecked Sendable {
         self.enqueuerElsewhere = enqueuerElsewhere
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
-        startThread(name: "\(name)-async") { [self] in loop() }
+        startThread(name: "\(name)-async", stackSize: 16 << 20) { [self] in loop() }
     }
 
     deinit {
@@ -102,32 +101,6 @@ final class HostExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     private func spinForJobs() -> Bool {
-        let end = csys_monotonic() + spin
-        var step: UInt32 = 0
-        repeat {
-            if queued.load(ordering: .acquiring) > 0 { return true }
-            if step & 15 == 0 && !enqueuerElsewhere() { break }
-        } while csys_spin_step(&step, end) != 0
-        return queued.load(ordering: .acquiring) > 0
+        spinWait(for: spin, until: { queued.load(ordering: .acquiring) > 0 }, while: enqueuerElsewhere)
     }
-}
-
-/// Starts a detached OS thread running `body`, named `name` (its first 15 bytes).
-func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
-    final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
-    var tid = pthread_t()
-    var attr = pthread_attr_t()
-    pthread_attr_init(&attr)
-    pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-    pthread_attr_setstacksize(&attr, 16 << 20)
-    let named: @Sendable () -> Void = {
-        csys_thread_name(name)
-        body()
-    }
-    let box = Unmanaged.passRetained(Box(named)).toOpaque()
-    pthread_create(&tid, &attr, { arg in
-        Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue().body()
-        return nil
-    }, box)
-    pthread_attr_destroy(&attr)
 }

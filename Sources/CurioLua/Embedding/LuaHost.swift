@@ -114,7 +114,7 @@ public final class LuaHost: Sendable {
     /// Starts the runtime's kernel on a thread of its own.
     public func start() throws(LuaHostError) {
         try begin()
-        startThread(name: configuration.name) { [self] in serveHere() }
+        startThread(name: configuration.name, stackSize: 16 << 20) { [self] in serveHere() }
     }
 
     /// Runs `source` as the main task on the calling thread, serving calls from
