@@ -133,6 +133,49 @@ def pattern(n, seed=0):
     return (base * (n // 251 + 1))[:n]
 
 
+def signal_mid_transfer(server, sig, want, connect, clients, chunk, errors=OSError):
+    """Sends `sig` to `server` while `clients` threads, each on connect(i), send
+    `chunk`-byte pieces and read the echo; waits for the server and the clients.
+    Returns (exit status or None, seconds the server took to end, problems)."""
+    import threading
+    ended = [0]
+
+    def client(i):
+        try:
+            c = connect(i)
+            while True:
+                c.sendall(pattern(chunk, i))
+                if not c.recv(chunk):
+                    break
+        except errors:
+            pass
+        ended[0] += 1
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    t0 = time.time()
+    server.proc.send_signal(sig)
+    problems = []
+    try:
+        rc = server.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        rc = None
+        problems.append(f"{sig.name}: did not end within 10 s")
+        server.proc.kill()
+    took = time.time() - t0
+    for t in threads:
+        t.join(20)
+    if rc != want:
+        problems.append(f"{sig.name}: exit status {rc}, expected {want}")
+    if ended[0] != clients:
+        problems.append(f"{sig.name}: {clients - ended[0]} clients hung")
+    err = server.stop()
+    if "Sanitizer" in err or "PANIC" in err or "Task Crash" in err:
+        problems.append(f"{sig.name}: crash report on stderr")
+    return rc, took, problems
+
+
 def report(server, problems, detail=""):
     """Prints the one line, stops the server, exits 0 on PASS."""
     if server is not None:

@@ -5,7 +5,7 @@ and garbage clients are refused without harm; TLS clients reset (SO_LINGER 0)
 mid-handshake and mid-echo; then many concurrent TLS connections, every echo
 verified; last, SIGINT and SIGTERM while TLS clients are mid-transfer."""
 import os, random, signal, socket, ssl, struct, threading, time
-from harness import FULL, ROOT, Server, pattern, raise_nofile, report
+from harness import FULL, ROOT, Server, pattern, raise_nofile, report, signal_mid_transfer
 
 CA = os.path.join(ROOT, "Tests/lua/fixtures/ssl/ca.pem")
 CTX = ssl.create_default_context(cafile=CA)
@@ -135,37 +135,9 @@ s.close()
 sigs = []
 for sig, want in ((signal.SIGINT, 130), (signal.SIGTERM, -signal.SIGTERM)):
     s2 = Server(args=("tls",))
-    ended = [0]
-
-    def busy(i):
-        try:
-            c = tls_connect(s2.port, timeout=15)
-            while True:
-                c.sendall(pattern(16384, i))
-                if not c.recv(16384):
-                    break
-        except (OSError, ssl.SSLError):
-            pass
-        ended[0] += 1
-    threads = [threading.Thread(target=busy, args=(i,)) for i in range(10)]
-    for t in threads:
-        t.start()
-    time.sleep(0.5)
-    s2.proc.send_signal(sig)
-    try:
-        rc = s2.proc.wait(10)
-    except Exception:
-        rc = None
-        s2.proc.kill()
-    for t in threads:
-        t.join(20)
-    err = s2.stop()
-    if rc != want:
-        problems.append(f"{sig.name}: exit status {rc}, expected {want}")
-    if ended[0] != len(threads):
-        problems.append(f"{sig.name}: {len(threads) - ended[0]} clients hung")
-    if "Sanitizer" in err or "PANIC" in err or "Task Crash" in err:
-        problems.append(f"{sig.name}: crash report on stderr")
+    rc, _, found = signal_mid_transfer(s2, sig, want, lambda i: tls_connect(s2.port, timeout=15), 10, 16384,
+                                       errors=(OSError, ssl.SSLError))
+    problems += found
     sigs.append(f"{sig.name}->{rc}")
 
 report(srv, problems,
